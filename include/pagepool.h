@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pagepool.h - public interface of libpagepool, a userspace page pool.
+ *
+ * Pages come from one virtual reservation (the arena) committed on demand.
+ * Each thread keeps a small cache of free pages per order (0..PP_CACHE_ORDERS-1);
+ * the cache is refilled and drained in batches from global buddy free lists
+ * guarded by one lock.  Three allocation modes say how far a call may go:
+ *
+ *   PP_TRY     this thread's cache only: no lock, no system call, never blocks
+ *   PP_NOWAIT  cache, then a trylock of the global lists: no system call
+ *   0          may block on the global lock and may grow the arena (mmap)
+ *
+ * PP_ZERO combines with any of them.  Frees never block, never make a system
+ * call and never fail on valid input.  Bad input (a pointer the pool never
+ * handed out, a misaligned or interior pointer, a double free, a wrong order)
+ * is reported on stderr with the call's name and the address, then abort().
+ */
+#ifndef PAGEPOOL_H
+#define PAGEPOOL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Symbols of the library's interface; everything else is hidden. */
+#if defined(__GNUC__) && !defined(PP_API)
+#define PP_API __attribute__((visibility("default")))
+#elif !defined(PP_API)
+#define PP_API
+#endif
+
+#define PAGEPOOL_VERSION_MAJOR 0
+#define PAGEPOOL_VERSION_MINOR 1
+#define PAGEPOOL_VERSION_PATCH 0
+
+/* Allocation flags. */
+#define PP_TRY    0x1u	/* this thread's cache only */
+#define PP_NOWAIT 0x2u	/* cache, then trylock on the global lists; no system call */
+#define PP_ZERO   0x4u	/* zero-filled; combines with any mode */
+
+/* Largest order pp_alloc_pages() accepts: 2^10 pages (4 MiB with 4 KiB pages). */
+#define PP_MAX_ORDER 10
+/* Orders 0 .. PP_CACHE_ORDERS-1 are cached per thread. */
+#define PP_CACHE_ORDERS 4
+
+/**
+ * struct pp_stats - a snapshot of the pool, from pp_stats().
+ *
+ * The first six fields are counted in pages (page_size excepted) and, at any
+ * quiescent point (no pagepool call in flight),
+ * committed == in_use + cached + free + reserved.
+ * New fields are only ever appended; pass sizeof(struct pp_stats) as you
+ * compiled it and an older or newer library copies what both know.
+ */
+struct pp_stats {
+	size_t page_size;	/* bytes in a page */
+	size_t committed;	/* pages committed from the OS */
+	size_t in_use;		/* handed out, not yet freed */
+	size_t cached;		/* in per-thread caches, all threads (incl. cache_meta) */
+	size_t free;		/* on the global free lists, pending frees included */
+	size_t reserved;	/* held by reserves (0 until reserves exist) */
+
+	/* Counters since start-up (events, not pages, unless said). */
+	size_t cache_meta;	/* pages holding the per-thread caches' own arrays */
+	size_t pending;		/* pages on the lock-free pending-free list now */
+	size_t threads;		/* threads that have a cache now */
+	size_t try_hits;	/* allocations served by a thread cache */
+	size_t try_misses;	/* allocations that found the thread cache empty */
+	size_t refills;		/* batches moved from the global lists to a cache */
+	size_t drains;		/* batches moved from a cache to the global lists */
+	size_t trylock_fails;	/* NOWAIT allocations and frees that found the lock busy */
+	size_t pending_frees;	/* pages handed over through the pending-free list */
+	size_t grows;		/* times the arena was grown */
+	size_t grow_fails;	/* growths refused (cap or OS) */
+	size_t arena_bytes;	/* size of the virtual reservation */
+	size_t cap_bytes;	/* configured hard limit on committed memory */
+	size_t peak_committed;	/* highest value of committed, in pages */
+	size_t desc_bytes;	/* bytes of metadata per page (descriptor) */
+};
+
+/**
+ * pp_page_size() - the size of one page of the pool.
+ *
+ * Context: any context; async-signal-safe; does not initialise the pool.
+ * Return: the page size in bytes (the system page size).
+ */
+PP_API size_t pp_page_size(void);
+
+/**
+ * pp_alloc_page_try() - take one page from this thread's cache.
+ *
+ * The same as pp_alloc_page(PP_TRY).  Looks at this thread's cache only.
+ *
+ * Context: any context, including a signal handler that interrupted another
+ * pagepool call on the same thread.  Takes no lock, makes no system call,
+ * never blocks; bounded work.  Async-signal-safe.
+ * Return: a page, or NULL (errno EAGAIN) when the cache is empty.  A new
+ * thread's cache starts empty.
+ */
+PP_API void *pp_alloc_page_try(void);
+
+/**
+ * pp_alloc_page() - allocate one page.
+ * @flags: PP_TRY, PP_NOWAIT or 0, optionally or'ed with PP_ZERO.
+ *
+ * Context: as pp_alloc_pages().
+ * Return: a page-aligned page, or NULL with errno set (see pp_alloc_pages()).
+ */
+PP_API void *pp_alloc_page(unsigned flags);
+
+/**
+ * pp_alloc_pages() - allocate 2^@order contiguous pages aligned to their size.
+ * @order: 0 .. PP_MAX_ORDER.  Orders below PP_CACHE_ORDERS are cached per thread.
+ * @flags: PP_TRY, PP_NOWAIT or 0, optionally or'ed with PP_ZERO.
+ *
+ * Context: PP_TRY: no lock, no system call, async-signal-safe.
+ * PP_NOWAIT: may trylock the global lock, never blocks, no system call.
+ * 0: may block on the global lock and may grow the arena with mmap; not
+ * async-signal-safe (called from a handler that interrupted pagepool on the
+ * same thread it degrades to PP_NOWAIT rather than deadlock).
+ * Return: the first page, or NULL with errno: EAGAIN when PP_TRY/PP_NOWAIT
+ * found no memory at once, ENOMEM when the arena cannot grow (cap reached or
+ * the OS refused), EINVAL for a bad order or unknown flags (with a message).
+ */
+PP_API void *pp_alloc_pages(unsigned order, unsigned flags);
+
+/**
+ * pp_alloc_pages_bulk() - fill the NULL slots of an array with single pages.
+ * @flags: PP_TRY, PP_NOWAIT or 0, optionally or'ed with PP_ZERO.
+ * @nr: number of slots in @pages.
+ * @pages: array of @nr slots; non-NULL slots are left untouched.
+ *
+ * Fills NULL slots in index order: first from this thread's cache, then the
+ * rest in one hold of the global lock (PP_NOWAIT: a trylock; PP_TRY: none).
+ * It may fill fewer than asked; an array that started all NULL comes back
+ * with a filled prefix.
+ *
+ * Context: as pp_alloc_pages() for the same flags.
+ * Return: the number of non-NULL slots in @pages[0..@nr).
+ */
+PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages);
+
+/**
+ * pp_free_page() - free one page from pp_alloc_page().
+ * @page: the page, or NULL (nothing happens).
+ *
+ * Context: any context; never blocks, no system call, async-signal-safe.
+ * Bad input (see the file comment) is reported and aborts.
+ */
+PP_API void pp_free_page(void *page);
+
+/**
+ * pp_free_pages() - free 2^@order pages from pp_alloc_pages().
+ * @addr: the first page, or NULL (nothing happens).
+ * @order: the order it was allocated with.
+ *
+ * Context: any context; never blocks, no system call, async-signal-safe.
+ * Bad input, including a wrong @order, is reported and aborts.
+ */
+PP_API void pp_free_pages(void *addr, unsigned order);
+
+/**
+ * pp_free_pages_bulk() - free single pages; NULL entries are skipped.
+ * @nr: number of entries.
+ * @pages: the pages, as filled by pp_alloc_pages_bulk().
+ *
+ * Every entry is validated before any is freed.  Pages go to this thread's
+ * cache up to its high mark, the rest to the global lists under one trylock
+ * hold, or to the lock-free pending list when the lock is busy.
+ *
+ * Context: any context; never blocks, no system call, async-signal-safe.
+ */
+PP_API void pp_free_pages_bulk(size_t nr, void *const *pages);
+
+/**
+ * pp_thread_drain() - return this thread's cache to the global lists.
+ *
+ * The cache's own storage is released too; the next allocation that misses
+ * the cache makes a new one.  A thread's exit does this automatically.
+ *
+ * Context: may block on the global lock; no system call; not
+ * async-signal-safe (from a handler that interrupted pagepool it does nothing).
+ */
+PP_API void pp_thread_drain(void);
+
+/**
+ * pp_configure() - set options before the pool is first used.
+ * @conf: "key=value,key=value", the syntax of PAGEPOOL_CONF.
+ *
+ * Keys: high, batch (per-thread cache marks, in pages), arena (size of the
+ * virtual reservation, bytes), cap (hard limit on committed memory, bytes;
+ * 0 = none), grow (bytes committed per arena growth), stats (0/1: print
+ * statistics at exit), verbose (0/1: print the effective settings).  Byte
+ * sizes take a K, M, G or T suffix (either case, powers of 1024); booleans
+ * are 0/1, yes/no, true/false or on/off.  Settings given here override PAGEPOOL_CONF,
+ * which overrides the defaults.  The string is applied only if all of it is
+ * valid.
+ *
+ * Context: may block; not async-signal-safe.
+ * Return: 0; or -1 with errno EINVAL and a message on stderr naming the bad
+ * key or value; or -1 with errno EBUSY once the pool is in use.
+ */
+PP_API int pp_configure(const char *conf);
+
+/**
+ * pp_stats() - copy a snapshot of the pool's statistics.
+ * @out: where to write.
+ * @out_size: sizeof(*out) as the caller knows it; at most that much is copied.
+ *
+ * Context: takes the global lock (may block); not async-signal-safe.
+ */
+PP_API void pp_stats(struct pp_stats *out, size_t out_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PAGEPOOL_H */

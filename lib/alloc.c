@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * alloc.c - the single-block entry points: pp_alloc_page_try(),
+ * pp_alloc_page(), pp_alloc_pages(), pp_free_page(), pp_free_pages().
+ *
+ * Owns: routing a call by order, flags and context.  Orders below
+ * PP_CACHE_ORDERS go through this thread's cache (inline pop/push from
+ * internal.h) and fall back to tcache.c's refill and drain; larger orders
+ * and re-entrant calls (a signal handler that interrupted pagepool on this
+ * thread) go to the global lists directly, never blocking when re-entrant.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+PP_API size_t pp_page_size(void)
+{
+	size_t ps = load_relaxed(&pp_g.page_size);
+
+	return likely(ps) ? ps : pp_os_page_size();
+}
+
+/* Initialise if @flags allow it: PP_TRY and PP_NOWAIT make no system call. */
+static bool ready_for(unsigned flags)
+{
+	if (likely(__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE)))
+		return true;
+	if (flags & (PP_TRY | PP_NOWAIT)) {
+		errno = EAGAIN;
+		return false;
+	}
+	return pp_init();
+}
+
+/*
+ * alloc_global() - a block straight from the global lists (no cache).
+ * @tc: this call's cache for accounting, or NULL when re-entrant.
+ */
+static void *alloc_global(struct pp_tcache *tc, unsigned order, unsigned flags)
+{
+	void *p;
+
+	if ((flags & PP_TRY) || !ready_for(flags) || !pp_lock_for(flags))
+		goto again;
+	p = pp_buddy_alloc_reclaim_locked(tc, order, flags);
+	pp_unlock();
+	if (!p) {
+		if (flags & PP_NOWAIT)
+			goto again;
+		return NULL;			/* errno ENOMEM from the arena */
+	}
+	pp_account(tc, (size_t)1 << order);
+	return p;
+again:
+	errno = EAGAIN;
+	return NULL;
+}
+
+/* The cache of @order had nothing: refill it (initialising if allowed). */
+static void *alloc_miss_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
+{
+	if (!(flags & PP_TRY) && !ready_for(flags)) {
+		pp_event(misses, 1);
+		return NULL;
+	}
+	return pp_tcache_refill_slow(tc, order, flags);
+}
+
+/* Large orders, bad arguments and re-entrant calls; @fn names the call. */
+static void *alloc_pages_slow(const char *fn, unsigned order, unsigned flags)
+{
+	bool entered;
+	void *p;
+
+	if (!pp_check_flags(fn, flags)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (order > PP_MAX_ORDER) {
+		pp_msg("%s: order %u is larger than PP_MAX_ORDER (%d)",
+		       fn, order, PP_MAX_ORDER);
+		errno = EINVAL;
+		return NULL;
+	}
+	/* A large order, or re-entrant (then the cache is not ours to touch). */
+	entered = pp_enter();
+	if (!entered && !(flags & PP_TRY))
+		flags |= PP_NOWAIT;	/* re-entrant: never block on our own lock */
+	p = alloc_global(entered ? pp_tls.tc : NULL, order, flags);
+	if (entered)
+		pp_leave();
+	if (p && (flags & PP_ZERO))
+		memset(p, 0, pp_g.page_size << order);
+	return p;
+}
+
+static inline __attribute__((always_inline)) void *
+alloc_pages(const char *fn, unsigned order, unsigned flags)
+{
+	struct pp_tcache *tc;
+	void *p;
+
+	if (unlikely(order >= PP_CACHE_ORDERS || (flags & ~PP_FLAGS_ALL) ||
+		     !pp_enter()))
+		return alloc_pages_slow(fn, order, flags);
+	tc = pp_tls.tc;
+	p = likely(tc) ? pp_tcache_pop(tc, order) : NULL;
+	if (unlikely(!p))
+		p = alloc_miss_slow(tc, order, flags);
+	pp_leave();
+	if (unlikely(flags & PP_ZERO) && p)
+		memset(p, 0, pp_g.page_size << order);
+	return p;
+}
+
+PP_API void *pp_alloc_pages(unsigned order, unsigned flags)
+{
+	return alloc_pages("pp_alloc_pages", order, flags);
+}
+
+PP_API void *pp_alloc_page(unsigned flags)
+{
+	return alloc_pages("pp_alloc_page", 0, flags);
+}
+
+PP_API void *pp_alloc_page_try(void)
+{
+	struct pp_tcache *tc;
+	void *p = NULL;
+
+	if (likely(pp_enter())) {
+		tc = pp_tls.tc;		/* read after entering: see struct pp_tls */
+		if (likely(tc))
+			p = pp_tcache_pop(tc, 0);
+		pp_leave();
+		if (likely(p))
+			return p;
+		pp_event(misses, 1);
+	}
+	errno = EAGAIN;
+	return NULL;
+}
+
+/*
+ * free_slow() - the cache is full, absent, or this call is re-entrant.
+ * Never blocks: drain under a trylock, else the pending list.
+ */
+static void free_slow(bool entered, void *p, struct pp_desc *d, unsigned order)
+{
+	struct pp_tcache *tc = entered ? pp_tls.tc : NULL;
+
+	if (tc) {
+		pp_tcache_drain_slow(tc, order);
+		pp_tcache_push(tc, p, d, order);	/* room now */
+		return;
+	}
+	if (entered && order < PP_CACHE_ORDERS && !pp_tls.dead &&
+	    pp_lock_for(PP_NOWAIT)) {
+		/* First free on this thread: make its cache, no growth. */
+		tc = pp_tcache_get_locked(PP_NOWAIT);
+		if (tc) {
+			pp_unlock();
+			pp_tcache_push(tc, p, d, order);
+			return;
+		}
+		pp_account(NULL, -((size_t)1 << order));
+		pp_buddy_free_locked(pp_index(p), order);
+		pp_unlock();
+		return;
+	}
+	pp_free_global_slow(tc, p, d, order);
+}
+
+static inline __attribute__((always_inline)) void
+free_block(const char *fn, void *p, unsigned order)
+{
+	struct pp_desc *d;
+	struct pp_tcache *tc;
+
+	if (unlikely(!p))
+		return;
+	d = pp_validate(fn, p, order);
+	if (unlikely(order >= PP_CACHE_ORDERS)) {
+		bool entered = pp_enter();
+
+		pp_free_global_slow(entered ? pp_tls.tc : NULL, p, d, order);
+		if (entered)
+			pp_leave();
+		return;
+	}
+	if (unlikely(!pp_enter())) {
+		free_slow(false, p, d, order);
+		return;
+	}
+	tc = pp_tls.tc;
+	if (unlikely(!tc || !pp_tcache_push(tc, p, d, order)))
+		free_slow(true, p, d, order);
+	pp_leave();
+}
+
+PP_API void pp_free_page(void *page)
+{
+	free_block("pp_free_page", page, 0);
+}
+
+PP_API void pp_free_pages(void *addr, unsigned order)
+{
+	free_block("pp_free_pages", addr, order);
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * arena.c - the arena: one virtual reservation, committed on demand.
+ *
+ * Owns: the arena's geometry (base, size, page shift), the out-of-band
+ * descriptor array, and growth.  The reservation is aligned to the largest
+ * block (2^PP_MAX_ORDER pages), so buddy alignment by page index is
+ * alignment in memory.  A pointer belongs to the pool iff it falls in the
+ * committed part of the range: an O(1) check with no header.  Descriptors
+ * are committed alongside the pages they describe.  Growth runs with the
+ * global lock held and is only reached from allocations with flags 0.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+static size_t desc_committed;	/* bytes of the descriptor array committed */
+
+int pp_arena_init(void)
+{
+	size_t block = pp_g.page_size << PP_MAX_ORDER;
+	size_t desc_bytes;
+
+	pp_g.npages_max = pp_g.opt.arena >> pp_g.page_shift;
+	pp_g.base = pp_os_reserve(pp_g.opt.arena, block);
+	if (!pp_g.base)
+		return -1;
+	desc_bytes = pp_g.npages_max * sizeof(struct pp_desc);
+	desc_bytes = (desc_bytes + pp_g.page_size - 1) & ~(pp_g.page_size - 1);
+	pp_g.desc = pp_os_reserve(desc_bytes, pp_g.page_size);
+	if (!pp_g.desc)
+		return -1;
+	return 0;
+}
+
+/* Commit descriptors for the first @npages pages. */
+static bool commit_desc(size_t npages)
+{
+	size_t need = npages * sizeof(struct pp_desc);
+
+	need = (need + pp_g.page_size - 1) & ~(pp_g.page_size - 1);
+	if (need <= desc_committed)
+		return true;
+	if (pp_os_commit((char *)pp_g.desc + desc_committed, need - desc_committed))
+		return false;
+	desc_committed = need;
+	return true;
+}
+
+/*
+ * pp_arena_grow_locked() - commit more of the arena so that a block of
+ * @order fits, and hand it to the buddy lists.  Commits opt.grow bytes (a
+ * multiple of the largest block) or less where the cap or the end of the
+ * reservation stops it.  Returns false, with errno ENOMEM, when it cannot.
+ */
+bool pp_arena_grow_locked(unsigned order)
+{
+	size_t cur = pp_g.committed_bytes;
+	size_t need = pp_g.page_size << order;
+	size_t limit = pp_g.npages_max << pp_g.page_shift;
+	size_t step = pp_g.opt.grow;
+
+	if (pp_g.opt.cap && pp_g.opt.cap < limit)
+		limit = pp_g.opt.cap & ~(pp_g.page_size - 1);
+	if (step > limit - cur)
+		step = limit - cur;
+	/* Blocks are aligned to their size: a short step may not hold one. */
+	if (step < need || (cur & (need - 1))) {
+		pp_g.grow_fails++;
+		errno = ENOMEM;
+		return false;
+	}
+	if (!commit_desc((cur + step) >> pp_g.page_shift) ||
+	    pp_os_commit(pp_g.base + cur, step)) {
+		pp_g.grow_fails++;
+		errno = ENOMEM;
+		return false;
+	}
+	__atomic_store_n(&pp_g.committed_bytes, cur + step, __ATOMIC_RELEASE);
+	pp_g.committed += step >> pp_g.page_shift;
+	if (pp_g.committed > pp_g.peak_committed)
+		pp_g.peak_committed = pp_g.committed;
+	pp_g.grows++;
+	pp_buddy_add_range_locked(cur >> pp_g.page_shift, step >> pp_g.page_shift);
+	return true;
+}

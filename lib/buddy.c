@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * buddy.c - the global free lists: a buddy allocator under one lock, and
+ * the lock-free pending-free list.
+ *
+ * Owns: pp_g.lock and everything it guards (free lists by order, coalescing,
+ * the free-page count), and the pending list through which a free that
+ * cannot get the lock hands its pages over without blocking; whoever next
+ * takes the lock absorbs them (pp_lock_for()).
+ *
+ * The lists are doubly linked through the descriptors by page index (see
+ * struct pp_desc).  The pending list is a Treiber stack with push and
+ * take-all only, which is ABA-free; it is written here rather than taken
+ * from liburcu's lfstack because its links are 32-bit descriptor indices and
+ * its atomics must be visible to ThreadSanitizer.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+void pp_lock(void)
+{
+	pthread_mutex_lock(&pp_g.lock);
+}
+
+bool pp_trylock(void)
+{
+	return pthread_mutex_trylock(&pp_g.lock) == 0;
+}
+
+void pp_unlock(void)
+{
+	pthread_mutex_unlock(&pp_g.lock);
+}
+
+/*
+ * pp_lock_for() - take the global lock as @flags allow: PP_TRY never,
+ * PP_NOWAIT by trylock, 0 by blocking.  On success the pending list has been
+ * absorbed.  A refused trylock is counted.
+ */
+bool pp_lock_for(unsigned flags)
+{
+	if (flags & PP_TRY)
+		return false;
+	if (flags & PP_NOWAIT) {
+		if (!pp_trylock()) {
+			pp_event(trylock_fails, 1);
+			return false;
+		}
+	} else {
+		pp_lock();
+	}
+	pp_pending_absorb_locked();
+	return true;
+}
+
+static void list_add(unsigned order, size_t idx)
+{
+	struct pp_desc *d = &pp_g.desc[idx];
+	uint32_t h = pp_g.head[order];
+
+	d->next = h;
+	d->prev = PP_NIL;
+	if (h != PP_NIL)
+		pp_g.desc[h].prev = (uint32_t)idx;
+	pp_g.head[order] = (uint32_t)idx;
+	store_relaxed(&d->order, (uint8_t)order);
+	pp_set_state(d, PP_PG_FREE);
+}
+
+static void list_del(unsigned order, size_t idx)
+{
+	struct pp_desc *d = &pp_g.desc[idx];
+
+	if (d->prev != PP_NIL)
+		pp_g.desc[d->prev].next = d->next;
+	else
+		pp_g.head[order] = d->next;
+	if (d->next != PP_NIL)
+		pp_g.desc[d->next].prev = d->prev;
+}
+
+/*
+ * pp_buddy_alloc_locked() - take a block of @order from the free lists,
+ * splitting a larger one if needed; with flags 0 grow the arena when none is
+ * free.  The block's head is left in state USED.  NULL when nothing can be
+ * had (errno ENOMEM from a refused growth).
+ */
+void *pp_buddy_alloc_locked(unsigned order, unsigned flags)
+{
+	unsigned k;
+	size_t idx;
+
+	for (;;) {
+		for (k = order; k <= PP_MAX_ORDER; k++)
+			if (pp_g.head[k] != PP_NIL)
+				break;
+		if (k <= PP_MAX_ORDER)
+			break;
+		if ((flags & (PP_TRY | PP_NOWAIT)) || !pp_arena_grow_locked(order))
+			return NULL;
+	}
+	idx = pp_g.head[k];
+	list_del(k, idx);
+	while (k > order) {			/* split: keep the lower half */
+		k--;
+		list_add(k, idx + ((size_t)1 << k));
+	}
+	store_relaxed(&pp_g.desc[idx].order, (uint8_t)order);
+	pp_set_state(&pp_g.desc[idx], PP_PG_USED);
+	pp_g.free_pages -= (size_t)1 << order;
+	return pp_addr(idx);
+}
+
+/* pp_buddy_free_locked() - return a block and coalesce it with free buddies. */
+void pp_buddy_free_locked(size_t idx, unsigned order)
+{
+	size_t npages = pp_g.committed;
+
+	pp_g.free_pages += (size_t)1 << order;
+	pp_set_state(&pp_g.desc[idx], PP_PG_NONE);
+	while (order < PP_MAX_ORDER) {
+		size_t buddy = idx ^ ((size_t)1 << order);
+		struct pp_desc *b = &pp_g.desc[buddy];
+
+		if (buddy >= npages || pp_state(b) != PP_PG_FREE ||
+		    load_relaxed(&b->order) != order)
+			break;
+		list_del(order, buddy);
+		pp_set_state(b, PP_PG_NONE);	/* merged: no longer a head */
+		idx &= ~((size_t)1 << order);
+		order++;
+	}
+	list_add(order, idx);
+}
+
+/*
+ * pp_buddy_alloc_reclaim_locked() - pp_buddy_alloc_locked(), and when a
+ * flags-0 allocation finds nothing free and the arena cannot grow, give
+ * back this thread's own cache (@tc, may be NULL) so that its blocks can
+ * coalesce, and try once more.  Other threads' caches are theirs alone
+ * (lock-free); they keep at most their high marks.
+ */
+void *pp_buddy_alloc_reclaim_locked(struct pp_tcache *tc, unsigned order,
+				    unsigned flags)
+{
+	void *p = pp_buddy_alloc_locked(order, flags);
+
+	if (p || !tc || (flags & (PP_TRY | PP_NOWAIT)))
+		return p;
+	pp_tcache_flush_locked(tc);
+	p = pp_buddy_alloc_locked(order, PP_NOWAIT);	/* growth was refused */
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
+/* Hand [@idx, @idx+@npages) to the lists as maximal aligned blocks. */
+void pp_buddy_add_range_locked(size_t idx, size_t npages)
+{
+	size_t end = idx + npages;
+
+	while (idx < end) {
+		unsigned order = PP_MAX_ORDER;
+
+		while (order > 0 && ((idx & (((size_t)1 << order) - 1)) ||
+				     idx + ((size_t)1 << order) > end))
+			order--;
+		pp_g.free_pages += (size_t)1 << order;
+		list_add(order, idx);
+		idx += (size_t)1 << order;
+	}
+}
+
+/*
+ * pp_pending_push() - hand a validated block over without the lock.
+ * Lock-free, bounded by contention only; async-signal-safe.
+ */
+void pp_pending_push(void *p, struct pp_desc *d)
+{
+	uint32_t idx = (uint32_t)pp_index(p);
+	uint32_t head = __atomic_load_n(&pp_g.pending_head, __ATOMIC_RELAXED);
+
+	pp_set_state(d, PP_PG_PENDING);
+	/* Count first, so the absorber never subtracts before we add. */
+	pp_event(pending_pages, (size_t)1 << load_relaxed(&d->order));
+	pp_event(pending_frees, 1);
+	do {
+		d->next = head;
+	} while (!__atomic_compare_exchange_n(&pp_g.pending_head, &head, idx, true,
+					      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+void pp_pending_absorb_locked(void)
+{
+	uint32_t idx;
+
+	if (__atomic_load_n(&pp_g.pending_head, __ATOMIC_RELAXED) == PP_NIL)
+		return;
+	idx = __atomic_exchange_n(&pp_g.pending_head, PP_NIL, __ATOMIC_ACQUIRE);
+	while (idx != PP_NIL) {
+		struct pp_desc *d = &pp_g.desc[idx];
+		uint32_t next = d->next;
+		unsigned order = load_relaxed(&d->order);
+
+		__atomic_fetch_sub(&pp_g.pending_pages, (size_t)1 << order,
+				   __ATOMIC_RELAXED);
+		pp_buddy_free_locked(idx, order);
+		idx = next;
+	}
+}
+
+/*
+ * pp_free_global_slow() - free a validated block to the global lists
+ * without blocking: under a trylock, or through the pending list.
+ * @tc: this call's cache for accounting, or NULL.
+ */
+void pp_free_global_slow(struct pp_tcache *tc, void *p, struct pp_desc *d,
+			 unsigned order)
+{
+	pp_account(tc, -((size_t)1 << order));
+	if (pp_lock_for(PP_NOWAIT)) {
+		pp_buddy_free_locked(pp_index(p), order);
+		pp_unlock();
+	} else {
+		pp_pending_push(p, d);
+	}
+}

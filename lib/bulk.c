@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bulk.c - pp_alloc_pages_bulk() and pp_free_pages_bulk().
+ *
+ * Owns: moving many single pages per call.  Allocation takes what this
+ * thread's cache holds, then the rest in ONE hold of the global lock (the
+ * kernel's alloc_pages_bulk idea); pages taken under the lock are chained
+ * through their descriptors and only written into the caller's array, and
+ * zeroed, after the lock is dropped.  Freeing validates every entry before
+ * freeing any, fills the cache to its high mark and hands the rest over
+ * under one trylock hold, or through the pending list.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
+{
+	struct pp_tcache *tc = NULL;
+	size_t i, need = 0, got = 0, filled = 0;
+	uint32_t chain = PP_NIL, tail = PP_NIL;
+	bool entered;
+
+	if (nr == 0)
+		return 0;
+	if (!pages) {
+		pp_msg("pp_alloc_pages_bulk: pages is NULL (nr=%zu)", nr);
+		errno = EINVAL;
+		return 0;
+	}
+	if (!pp_check_flags("pp_alloc_pages_bulk", flags)) {
+		errno = EINVAL;
+		return 0;
+	}
+	entered = pp_enter();
+	if (entered)
+		tc = pp_tls.tc;
+	else if (!(flags & PP_TRY))
+		flags |= PP_NOWAIT;	/* re-entrant: never block on our own lock */
+
+	/* 1: the cache, lock-free. */
+	for (i = 0; i < nr; i++) {
+		if (pages[i])
+			continue;
+		if (!tc || !(pages[i] = pp_tcache_pop(tc, 0)))
+			break;
+		if (flags & PP_ZERO)
+			memset(pages[i], 0, pp_g.page_size);
+	}
+	for (size_t j = i; j < nr; j++)
+		need += !pages[j];
+
+	/* 2: the rest in one lock hold, chained through the descriptors. */
+	if (need && !(flags & PP_TRY)) {
+		bool ok = __atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE) ||
+			  (!(flags & PP_NOWAIT) && pp_init());
+
+		if (ok && pp_lock_for(flags)) {
+			if (entered && !tc)	/* so that the frees can be cached */
+				tc = pp_tcache_get_locked(flags);
+			for (; got < need; got++) {
+				void *p = pp_buddy_alloc_locked(0, flags);
+				uint32_t idx;
+
+				if (!p)
+					break;
+				idx = (uint32_t)pp_index(p);
+				pp_g.desc[idx].next = PP_NIL;
+				if (tail == PP_NIL)
+					chain = idx;
+				else
+					pp_g.desc[tail].next = idx;
+				tail = idx;
+			}
+			pp_unlock();
+			pp_account(tc, got);
+		}
+	}
+	if (entered)
+		pp_leave();
+
+	for (; i < nr && chain != PP_NIL; i++) {
+		if (pages[i])
+			continue;
+		pages[i] = pp_addr(chain);
+		chain = pp_g.desc[chain].next;
+		if (flags & PP_ZERO)
+			memset(pages[i], 0, pp_g.page_size);
+	}
+	for (i = 0; i < nr; i++)
+		filled += !!pages[i];
+	if (filled < nr && got < need)
+		errno = (flags & (PP_TRY | PP_NOWAIT)) ? EAGAIN : ENOMEM;
+	return filled;
+}
+
+/* Free one validated page of a bulk call under the lock, re-checking it. */
+static void bulk_free_locked(void *p)
+{
+	struct pp_desc *d = &pp_g.desc[pp_index(p)];
+
+	if (unlikely(pp_state(d) != PP_PG_USED))	/* duplicate in the array */
+		pp_bad_free_slow("pp_free_pages_bulk", p, 0);
+	pp_buddy_free_locked(pp_index(p), 0);
+}
+
+PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
+{
+	struct pp_tcache *tc = NULL;
+	size_t i, rest = 0;
+	bool entered;
+
+	if (nr && !pages) {
+		pp_msg("pp_free_pages_bulk: pages is NULL (nr=%zu)", nr);
+		pp_os_abort();
+	}
+	for (i = 0; i < nr; i++)		/* validate before writing */
+		if (pages[i])
+			pp_validate("pp_free_pages_bulk", pages[i], 0), rest++;
+	if (!rest)
+		return;				/* nothing but NULLs */
+	rest = 0;
+
+	entered = pp_enter();
+	if (entered) {
+		tc = pp_tls.tc;
+		if (!tc && !pp_tls.dead && pp_lock_for(PP_NOWAIT)) {
+			tc = pp_tcache_get_locked(PP_NOWAIT);	/* as a first free does */
+			pp_unlock();
+		}
+	}
+	for (i = 0; tc && i < nr; i++) {
+		struct pp_desc *d;
+
+		if (!pages[i])
+			continue;
+		d = &pp_g.desc[pp_index(pages[i])];
+		if (unlikely(pp_state(d) != PP_PG_USED))
+			pp_bad_free_slow("pp_free_pages_bulk", pages[i], 0);
+		if (!pp_tcache_push(tc, pages[i], d, 0))
+			break;
+	}
+	for (size_t j = i; j < nr; j++)
+		rest += !!pages[j];
+	if (rest) {
+		pp_account(tc, -rest);
+		if (pp_lock_for(PP_NOWAIT)) {
+			for (; i < nr; i++)
+				if (pages[i])
+					bulk_free_locked(pages[i]);
+			pp_unlock();
+		} else {
+			for (; i < nr; i++) {
+				struct pp_desc *d;
+
+				if (!pages[i])
+					continue;
+				d = &pp_g.desc[pp_index(pages[i])];
+				if (unlikely(pp_state(d) != PP_PG_USED))
+					pp_bad_free_slow("pp_free_pages_bulk", pages[i], 0);
+				pp_pending_push(pages[i], d);
+			}
+		}
+	}
+	if (entered)
+		pp_leave();
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * error.c - diagnostics: messages on stderr, and the report of a bad free.
+ *
+ * Owns: the wording of every message the library prints.  A bad pointer
+ * handed to a free call is diagnosed from its descriptor (why it is bad),
+ * reported with the call's name and the address, and the process aborted:
+ * continuing would corrupt the pool.  Formatting uses vsnprintf on the
+ * stack: no allocation, so it also works inside a signal handler with
+ * glibc (POSIX does not promise that; write(2) itself is safe).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+void pp_msg(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	pp_os_write_err("pagepool: ", 10);
+	pp_os_write_err(buf, (size_t)n);
+}
+
+bool pp_check_flags(const char *fn, unsigned flags)
+{
+	if (likely(!(flags & ~PP_FLAGS_ALL)))
+		return true;
+	pp_msg("%s: unknown flags 0x%x (valid: PP_TRY, PP_NOWAIT, PP_ZERO)",
+	       fn, flags & ~PP_FLAGS_ALL);
+	return false;
+}
+
+static const char *state_name(unsigned s)
+{
+	switch (s) {
+	case PP_PG_FREE:
+	case PP_PG_CACHED:
+	case PP_PG_PENDING:
+		return "double free: the page is already free";
+	case PP_PG_META:
+		return "the page holds the allocator's own metadata";
+	default:
+		return "not the start of a pool allocation (interior or never-allocated page)";
+	}
+}
+
+void pp_bad_free_slow(const char *fn, const void *p, unsigned order)
+{
+	size_t off = (size_t)((const char *)p - pp_g.base);
+	size_t committed = load_relaxed(&pp_g.committed_bytes);
+	const struct pp_desc *d;
+	unsigned state, dorder;
+
+	if (!pp_g.base || off >= pp_g.npages_max << pp_g.page_shift) {
+		pp_msg("%s(%p): not a pointer from the pool", fn, p);
+	} else if (off & (pp_g.page_size - 1)) {
+		pp_msg("%s(%p): pointer is not page-aligned (offset %zu into a page)",
+		       fn, p, off & (pp_g.page_size - 1));
+	} else if (off >= committed) {
+		pp_msg("%s(%p): inside the arena but never handed out (beyond the committed %zu bytes)",
+		       fn, p, committed);
+	} else {
+		d = &pp_g.desc[off >> pp_g.page_shift];
+		state = pp_state(d);
+		dorder = load_relaxed(&d->order);
+		if (state == PP_PG_USED)
+			pp_msg("%s(%p): wrong order: allocated with order %u, freed with order %u",
+			       fn, p, dorder, order);
+		else
+			pp_msg("%s(%p): %s", fn, p, state_name(state));
+	}
+	pp_os_abort();
+}

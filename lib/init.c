@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * init.c - the global state and first-use initialisation.
+ *
+ * Owns: pp_g and pp_init(), run once, from the first call that may make a
+ * system call: options frozen, arena reserved, thread-exit key and fork
+ * handlers installed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct pp_global pp_g = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.pending_head = PP_NIL,
+};
+
+static pthread_once_t init_once_ctl = PTHREAD_ONCE_INIT;
+static bool init_ok;
+
+static void stats_at_exit(void)
+{
+	pp_stats_print();
+}
+
+static void init_once(void)
+{
+	unsigned k;
+
+	pp_options_freeze();
+	pp_g.page_shift = (unsigned)__builtin_ctzl(pp_os_page_size());
+	store_relaxed(&pp_g.page_size, pp_os_page_size());	/* pp_page_size() reads it */
+	for (k = 0; k <= PP_MAX_ORDER; k++)
+		pp_g.head[k] = PP_NIL;
+	CDS_INIT_LIST_HEAD(&pp_g.caches);
+	pthread_mutex_init(&pp_g.lock, NULL);
+	if (pp_arena_init()) {
+		pp_msg("cannot reserve the arena (%zu bytes): %s; set a smaller arena=",
+		       pp_g.opt.arena, strerror(errno));
+		return;
+	}
+	if (pthread_key_create(&pp_g.key, pp_tcache_thread_exit)) {
+		pp_msg("cannot create the thread-exit key");
+		return;
+	}
+	pp_fork_init();
+	if (pp_g.opt.stats)
+		atexit(stats_at_exit);
+	if (pp_g.opt.verbose)
+		pp_options_print(&pp_g.opt);
+	init_ok = true;
+	__atomic_store_n(&pp_g.ready, true, __ATOMIC_RELEASE);
+}
+
+bool pp_init(void)
+{
+	pthread_once(&init_once_ctl, init_once);
+	if (!init_ok)
+		errno = ENOMEM;
+	return init_ok;
+}

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - private structures of libpagepool and its hot paths.
+ *
+ * Owns: the page descriptor, the per-thread cache layout, the global state,
+ * and the inline fast paths (cache pop/push and pointer validation) that the
+ * public entry points in alloc.c and bulk.c are built from.  Nothing here
+ * makes a system call or takes a lock; the slow paths live out of line in
+ * their own files and are named *_slow.
+ *
+ * Atomics: the compiler's __atomic builtins, not liburcu's uatomic, because
+ * ThreadSanitizer instruments the builtins and cannot see uatomic's inline
+ * assembly; the concurrent suites run under TSan.
+ */
+#ifndef PP_INTERNAL_H
+#define PP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu/list.h>
+
+#include "pagepool.h"
+
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+#define PP_HIDDEN	__attribute__((visibility("hidden")))
+#define PP_NORETURN	__attribute__((noreturn))
+
+#define load_relaxed(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
+#define store_relaxed(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+/* Single-writer counter bump: a plain load/add/store, race-free for readers. */
+#define bump(p, n)		store_relaxed((p), load_relaxed(p) + (n))
+/* Orders against a signal handler on this thread only: no fence instruction. */
+#define signal_barrier()	__atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+#define PP_FLAGS_ALL	(PP_TRY | PP_NOWAIT | PP_ZERO)
+#define PP_NIL		UINT32_MAX	/* end of a descriptor-linked list */
+
+/*
+ * Page descriptor states.  FREE and PENDING change only under the global
+ * lock (or, for PENDING, by the pusher of a page it owns); USED <-> CACHED
+ * change only by the thread that owns the page.  NONE marks every page that
+ * is not the head of a block, and every page never committed.
+ */
+enum pp_page_state {
+	PP_PG_NONE = 0,		/* tail of a block, or not committed */
+	PP_PG_FREE,		/* head of a block on a buddy free list */
+	PP_PG_CACHED,		/* head of a block in a per-thread cache */
+	PP_PG_USED,		/* head of a block handed out */
+	PP_PG_PENDING,		/* head of a block on the pending-free list */
+	PP_PG_META,		/* head of a block holding a cache's storage */
+};
+
+/*
+ * struct pp_desc - out-of-band descriptor of one page (12 bytes).
+ *
+ * Free pages are never written by the allocator: all its state is here.
+ * Links are page indices, not pointers, to keep the descriptor small; that is
+ * also why the buddy lists are hand-written rather than liburcu's cds_list
+ * (16 bytes of links per page).
+ */
+struct pp_desc {
+	uint32_t next;		/* buddy list or pending list link */
+	uint32_t prev;		/* buddy list link */
+	uint8_t state;		/* enum pp_page_state, accessed atomically */
+	uint8_t order;		/* order of the block it heads, accessed atomically */
+	uint16_t unused;
+};
+
+/*
+ * struct pp_tcache - one thread's cache of free blocks, orders 0..3.
+ *
+ * Lives in pool pages (state PP_PG_META) taken from the buddy lists, so that
+ * creating one needs no C-library allocation and no system call; only a
+ * pointer to it is thread-local (initial-exec TLS stays tiny, so the library
+ * can also be dlopen()ed).  stack[k][0..count[k]) are the cached blocks of
+ * order k, the most recently freed on top.
+ */
+struct pp_tcache {
+	uint32_t count[PP_CACHE_ORDERS];
+	uint32_t high[PP_CACHE_ORDERS];
+	uint32_t batch[PP_CACHE_ORDERS];
+	void **stack[PP_CACHE_ORDERS];
+
+	/* Fast-path counters: written by the owner only, read relaxed. */
+	size_t pages_out;	/* pages allocated minus pages freed (wraps) */
+	size_t hits;		/* allocations served from this cache */
+
+	struct cds_list_head link;	/* the registry, under the global lock */
+	pthread_t owner;
+	unsigned storage_order;		/* order of the block this lives in */
+	bool exit_armed;		/* the exit destructor will run */
+};
+
+/*
+ * struct pp_tls - the thread-local part: 16 bytes, initial-exec model, so
+ * the first access never allocates and a signal handler can use it.
+ * @busy is set for the duration of every pagepool call on this thread; a
+ * call that finds it set is re-entrant (a signal handler) and must not touch
+ * the cache nor block on the lock.
+ */
+struct pp_tls {
+	struct pp_tcache *tc;
+	unsigned busy;
+	unsigned dead;		/* thread is exiting: never make a new cache */
+};
+
+extern __thread struct pp_tls pp_tls PP_HIDDEN
+	__attribute__((tls_model("initial-exec")));
+
+/* Settings; fixed once the pool is initialised. */
+struct pp_options {
+	size_t high;		/* per-thread cache high mark, pages, order 0 */
+	size_t batch;		/* refill / drain batch, pages, order 0 */
+	size_t arena;		/* bytes of virtual reservation */
+	size_t cap;		/* hard limit on committed bytes, 0 = none */
+	size_t grow;		/* bytes committed per growth */
+	bool stats;		/* print statistics at exit */
+	bool verbose;		/* print the effective settings at start-up */
+};
+
+/* The global state: arena, buddy lists, pending list, registry, counters. */
+struct pp_global {
+	/* Read-mostly: the arena geometry (fixed after init). */
+	char *base;			/* first byte of the arena */
+	struct pp_desc *desc;		/* descriptor array, one per page */
+	size_t npages_max;		/* pages in the reservation */
+	size_t committed_bytes;		/* bytes committed; grows under lock */
+	unsigned page_shift;
+	size_t page_size;
+	bool ready;			/* init finished */
+
+	pthread_mutex_t lock;		/* guards everything below */
+	uint32_t head[PP_MAX_ORDER + 1];	/* buddy free lists */
+	size_t free_pages;		/* pages on the buddy lists */
+	size_t committed;		/* pages committed (== committed_bytes >> shift) */
+	size_t peak_committed;
+	size_t cache_meta;		/* pages holding tcache storage */
+	size_t grows, grow_fails;
+	struct cds_list_head caches;	/* registry of live pp_tcache */
+	size_t nthreads;
+	size_t retired_hits;		/* hits of caches since released */
+
+	/* Lock-free: pending list and slow-path event counters (atomic). */
+	uint32_t pending_head;		/* pending-free list (push / take-all) */
+	size_t pending_pages;		/* pages on it */
+	size_t stray_pages_out;		/* pages_out not counted in any cache */
+	size_t misses, refills, drains, trylock_fails, pending_frees;
+
+	struct pp_options opt;
+	pthread_key_t key;		/* runs the exit destructor */
+};
+
+extern struct pp_global pp_g PP_HIDDEN;
+
+/* ---- Descriptor helpers -------------------------------------------- */
+
+static inline size_t pp_index(const void *p)
+{
+	return (size_t)((const char *)p - pp_g.base) >> pp_g.page_shift;
+}
+
+static inline void *pp_addr(size_t idx)
+{
+	return pp_g.base + (idx << pp_g.page_shift);
+}
+
+static inline unsigned pp_state(const struct pp_desc *d)
+{
+	return load_relaxed(&d->state);
+}
+
+static inline void pp_set_state(struct pp_desc *d, unsigned s)
+{
+	store_relaxed(&d->state, (uint8_t)s);
+}
+
+/*
+ * pp_validate() - check a pointer handed to a free call and return its
+ * descriptor.  Validate before writing: nothing is modified here.  Any
+ * failure is reported with @fn's name and aborts.
+ */
+PP_HIDDEN PP_NORETURN void pp_bad_free_slow(const char *fn, const void *p,
+					    unsigned order);
+
+static inline struct pp_desc *pp_validate(const char *fn, const void *p,
+					  unsigned order)
+{
+	size_t off = (size_t)((const char *)p - pp_g.base);
+	struct pp_desc *d;
+
+	if (unlikely(off >= load_relaxed(&pp_g.committed_bytes) ||
+		     (off & (pp_g.page_size - 1))))
+		pp_bad_free_slow(fn, p, order);
+	d = &pp_g.desc[off >> pp_g.page_shift];
+	if (unlikely(pp_state(d) != PP_PG_USED || load_relaxed(&d->order) != order))
+		pp_bad_free_slow(fn, p, order);
+	return d;
+}
+
+/* ---- Per-thread cache fast paths ------------------------------------ */
+
+/* Pop a block of @order from @tc, or NULL.  Caller holds pp_tls.busy. */
+static inline void *pp_tcache_pop(struct pp_tcache *tc, unsigned order)
+{
+	uint32_t n = load_relaxed(&tc->count[order]);
+	void *p;
+
+	if (unlikely(n == 0))
+		return NULL;
+	p = tc->stack[order][n - 1];
+	store_relaxed(&tc->count[order], n - 1);
+	pp_set_state(&pp_g.desc[pp_index(p)], PP_PG_USED);
+	bump(&tc->hits, 1);
+	bump(&tc->pages_out, (size_t)1 << order);
+	return p;
+}
+
+/* Push a validated block; false when the cache is at its high mark. */
+static inline bool pp_tcache_push(struct pp_tcache *tc, void *p,
+				  struct pp_desc *d, unsigned order)
+{
+	uint32_t n = load_relaxed(&tc->count[order]);
+
+	if (unlikely(n >= tc->high[order]))
+		return false;
+	pp_set_state(d, PP_PG_CACHED);
+	tc->stack[order][n] = p;
+	store_relaxed(&tc->count[order], n + 1);
+	bump(&tc->pages_out, -((size_t)1 << order));
+	return true;
+}
+
+/* Enter / leave a pagepool call on this thread (see struct pp_tls). */
+static inline bool pp_enter(void)
+{
+	if (unlikely(pp_tls.busy))
+		return false;
+	pp_tls.busy = 1;
+	signal_barrier();
+	return true;
+}
+
+static inline void pp_leave(void)
+{
+	signal_barrier();
+	pp_tls.busy = 0;
+}
+
+/* Slow-path event counter: shared, so atomic. */
+#define pp_event(field, n) \
+	__atomic_fetch_add(&pp_g.field, (n), __ATOMIC_RELAXED)
+
+/*
+ * Count pages handed out (+) or back (-).  @tc only when this call owns it
+ * (not re-entrant); otherwise the shared atomic counter.
+ */
+static inline void pp_account(struct pp_tcache *tc, size_t pages)
+{
+	if (tc)
+		bump(&tc->pages_out, pages);
+	else
+		pp_event(stray_pages_out, pages);
+}
+
+/* ---- Out-of-line pieces, one file each -------------------------------- */
+
+/* init.c */
+PP_HIDDEN bool pp_init(void);			/* may block; false on failure */
+static inline bool pp_ready(void)
+{
+	return likely(__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE)) || pp_init();
+}
+
+/* fork.c */
+PP_HIDDEN void pp_fork_init(void);
+
+/* options.c */
+PP_HIDDEN void pp_options_defaults(struct pp_options *o);
+PP_HIDDEN int pp_options_parse(struct pp_options *o, const char *conf,
+			       const char *who);
+PP_HIDDEN void pp_options_freeze(void);	/* reads PAGEPOOL_CONF if not yet */
+PP_HIDDEN void pp_options_atfork_child(void);
+PP_HIDDEN void pp_options_print(const struct pp_options *o);
+
+/* arena.c: geometry and growth; grow is called with the lock held. */
+PP_HIDDEN int pp_arena_init(void);
+PP_HIDDEN bool pp_arena_grow_locked(unsigned order);
+
+/* buddy.c: the global lists; *_locked with pp_g.lock held. */
+PP_HIDDEN void pp_lock(void);
+PP_HIDDEN bool pp_trylock(void);
+PP_HIDDEN void pp_unlock(void);
+PP_HIDDEN bool pp_lock_for(unsigned flags);	/* by mode; false: not taken */
+PP_HIDDEN void *pp_buddy_alloc_locked(unsigned order, unsigned flags);
+PP_HIDDEN void pp_buddy_free_locked(size_t idx, unsigned order);
+PP_HIDDEN void pp_buddy_add_range_locked(size_t idx, size_t npages);
+PP_HIDDEN void *pp_buddy_alloc_reclaim_locked(struct pp_tcache *tc,
+					      unsigned order, unsigned flags);
+PP_HIDDEN void pp_pending_push(void *p, struct pp_desc *d);
+PP_HIDDEN void pp_pending_absorb_locked(void);
+PP_HIDDEN void pp_free_global_slow(struct pp_tcache *tc, void *p,
+				   struct pp_desc *d, unsigned order);
+
+/* tcache.c */
+PP_HIDDEN struct pp_tcache *pp_tcache_get_locked(unsigned flags);
+PP_HIDDEN void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order,
+				      unsigned flags);
+PP_HIDDEN void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order);
+PP_HIDDEN void pp_tcache_flush_locked(struct pp_tcache *tc);
+PP_HIDDEN void pp_tcache_release_locked(struct pp_tcache *tc);
+PP_HIDDEN void pp_tcache_thread_exit(void *arg);
+PP_HIDDEN void pp_tcache_forget_others(void);	/* in a fork child */
+
+/* stats.c */
+PP_HIDDEN void pp_stats_collect_locked(struct pp_stats *s);
+PP_HIDDEN void pp_stats_print(void);
+
+/* error.c */
+PP_HIDDEN void pp_msg(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+PP_HIDDEN bool pp_check_flags(const char *fn, unsigned flags);
+
+/* os.c: every system call the library makes. */
+PP_HIDDEN size_t pp_os_page_size(void);
+PP_HIDDEN void *pp_os_reserve(size_t size, size_t align);
+PP_HIDDEN int pp_os_commit(void *addr, size_t size);
+PP_HIDDEN void pp_os_write_err(const char *buf, size_t len);
+PP_HIDDEN PP_NORETURN void pp_os_abort(void);
+
+/*
+ * Test hooks (tests/ link the objects directly; never exported).
+ * pp_test_audit() walks every committed descriptor under the global lock
+ * and counts pages by state: a second ledger, independent of the counters
+ * pp_stats() reports, to prove that no page is lost.
+ */
+struct pp_audit {
+	size_t committed;	/* pages covered by committed descriptors */
+	size_t free;		/* pages in FREE blocks (buddy lists) */
+	size_t cached;		/* pages in CACHED blocks */
+	size_t used;		/* pages in USED blocks */
+	size_t pending;		/* pages in PENDING blocks */
+	size_t meta;		/* pages in META blocks */
+	size_t listed;		/* pages reachable from the buddy list heads */
+	size_t bad;		/* descriptors in an impossible state */
+};
+PP_HIDDEN void pp_test_lock(void);
+PP_HIDDEN void pp_test_unlock(void);
+PP_HIDDEN void pp_test_audit(struct pp_audit *a);
+
+#endif /* PP_INTERNAL_H */

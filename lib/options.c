@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * options.c - settings: defaults, PAGEPOOL_CONF, pp_configure().
+ *
+ * Owns: the key=value syntax, the table of keys, validation and the
+ * precedence defaults < PAGEPOOL_CONF < pp_configure().  A string is applied
+ * whole or not at all; every rejection names the key or value.  Options are
+ * frozen when the pool initialises (pp_options_freeze()).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/*
+ * Defaults (see README "Tuning" for the measurement behind high and batch):
+ * a refill or drain of 64 pages per lock hold amortises the lock to well
+ * under a cache hit's cost, and high = 4 * batch leaves room for a full
+ * refill plus a burst of frees before a drain.
+ */
+#define PP_DEF_HIGH	256
+#define PP_DEF_BATCH	64
+#define PP_DEF_ARENA	((size_t)64 << 30)
+#define PP_DEF_GROW	((size_t)4 << 20)
+#define PP_MAX_HIGH	65536
+
+enum kind { K_COUNT, K_BYTES, K_BOOL };
+
+static const struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+} keys[] = {
+	{ "high",    K_COUNT, offsetof(struct pp_options, high) },
+	{ "batch",   K_COUNT, offsetof(struct pp_options, batch) },
+	{ "arena",   K_BYTES, offsetof(struct pp_options, arena) },
+	{ "cap",     K_BYTES, offsetof(struct pp_options, cap) },
+	{ "grow",    K_BYTES, offsetof(struct pp_options, grow) },
+	{ "stats",   K_BOOL,  offsetof(struct pp_options, stats) },
+	{ "verbose", K_BOOL,  offsetof(struct pp_options, verbose) },
+};
+
+static pthread_mutex_t opt_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool env_read, frozen;
+
+void pp_options_defaults(struct pp_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->high = PP_DEF_HIGH;
+	o->batch = PP_DEF_BATCH;
+	o->arena = PP_DEF_ARENA;
+	o->grow = PP_DEF_GROW;
+}
+
+/* Parse an unsigned number with an optional K/M/G/T suffix (bytes only). */
+static int parse_number(const char *s, size_t len, bool suffix, size_t *out)
+{
+	unsigned long long v = 0;
+	size_t i = 0, shift = 0;
+
+	if (len == 0)
+		return -1;
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+
+		if (v > (~0ULL - d) / 10)
+			return -1;			/* overflow */
+		v = v * 10 + d;
+	}
+	if (i == 0)
+		return -1;				/* no digits */
+	if (i < len && suffix) {
+		switch (s[i]) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		case 't': case 'T': shift = 40; break;
+		default: return -1;
+		}
+		i++;
+	}
+	if (i != len)
+		return -1;				/* trailing junk */
+	if (shift && v > (~0ULL >> shift))
+		return -1;
+	v <<= shift;
+	if (v > SIZE_MAX)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+static int parse_bool(const char *s, size_t len, bool *out)
+{
+	static const char *const yes[] = { "1", "yes", "true", "on" };
+	static const char *const no[] = { "0", "no", "false", "off" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strlen(yes[i]) == len && !strncmp(s, yes[i], len))
+			return *out = true, 0;
+		if (strlen(no[i]) == len && !strncmp(s, no[i], len))
+			return *out = false, 0;
+	}
+	return -1;
+}
+
+/* Cross-key checks and rounding; @who names the caller in messages. */
+static int finish(struct pp_options *o, const char *who)
+{
+	size_t block = pp_os_page_size() << PP_MAX_ORDER;
+
+	if (o->high == 0 || o->high > PP_MAX_HIGH) {
+		pp_msg("%s: high=%zu is out of range (1..%d)", who, o->high, PP_MAX_HIGH);
+		return -1;
+	}
+	if (o->batch == 0 || o->batch > o->high) {
+		pp_msg("%s: batch=%zu is out of range (1..high=%zu)", who, o->batch, o->high);
+		return -1;
+	}
+	if (o->arena < block || o->arena > ((size_t)1 << 44)) {
+		pp_msg("%s: arena=%zu is out of range (%zu bytes .. 16T)", who, o->arena, block);
+		return -1;
+	}
+	if (o->grow == 0 || o->grow > o->arena) {
+		pp_msg("%s: grow=%zu is out of range (1 .. arena=%zu bytes)", who, o->grow, o->arena);
+		return -1;
+	}
+	if (o->cap > o->arena) {
+		pp_msg("%s: cap=%zu is larger than arena=%zu", who, o->cap, o->arena);
+		return -1;
+	}
+	o->arena = (o->arena + block - 1) & ~(block - 1);
+	o->grow = (o->grow + block - 1) & ~(block - 1);
+	return 0;
+}
+
+int pp_options_parse(struct pp_options *o, const char *conf, const char *who)
+{
+	struct pp_options t = *o;
+	const char *s = conf;
+
+	while (*s) {
+		const char *end = strchr(s, ','), *eq;
+		size_t len = end ? (size_t)(end - s) : strlen(s), klen, vlen, i;
+		const struct key *k = NULL;
+
+		if (len == 0) {			/* tolerate "a=1,,b=2" and a trailing comma */
+			s += end ? 1 : 0;
+			continue;
+		}
+		eq = memchr(s, '=', len);
+		if (!eq) {
+			pp_msg("%s: '%.*s' is not key=value", who, (int)len, s);
+			return -1;
+		}
+		klen = (size_t)(eq - s);
+		vlen = len - klen - 1;
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strlen(keys[i].name) == klen && !strncmp(keys[i].name, s, klen))
+				k = &keys[i];
+		if (!k) {
+			pp_msg("%s: unknown key '%.*s' (known: high, batch, arena, cap, grow, stats, verbose)",
+			       who, (int)klen, s);
+			return -1;
+		}
+		if (k->kind == K_BOOL) {
+			if (parse_bool(eq + 1, vlen, (bool *)((char *)&t + k->off))) {
+				pp_msg("%s: bad value '%.*s' for key '%s' (want 0/1, yes/no, true/false or on/off)",
+				       who, (int)vlen, eq + 1, k->name);
+				return -1;
+			}
+		} else if (parse_number(eq + 1, vlen, k->kind == K_BYTES,
+					(size_t *)((char *)&t + k->off))) {
+			pp_msg("%s: bad value '%.*s' for key '%s' (want %s)", who,
+			       (int)vlen, eq + 1, k->name,
+			       k->kind == K_BYTES ? "bytes, optionally with a K, M, G or T suffix"
+						  : "a whole number");
+			return -1;
+		}
+		s += len + (end ? 1 : 0);
+	}
+	if (finish(&t, who))
+		return -1;
+	*o = t;
+	return 0;
+}
+
+/* Read PAGEPOOL_CONF once; caller holds opt_lock. */
+static void from_env_locked(void)
+{
+	const char *env;
+
+	if (env_read)
+		return;
+	env_read = true;
+	pp_options_defaults(&pp_g.opt);
+	env = secure_getenv("PAGEPOOL_CONF");
+	if (env && pp_options_parse(&pp_g.opt, env, "PAGEPOOL_CONF"))
+		pp_msg("PAGEPOOL_CONF ignored: using the defaults");
+}
+
+void pp_options_freeze(void)
+{
+	pthread_mutex_lock(&opt_lock);
+	from_env_locked();
+	frozen = true;
+	pthread_mutex_unlock(&opt_lock);
+}
+
+/* Fork child: opt_lock may have been held by another thread at fork time. */
+void pp_options_atfork_child(void)
+{
+	pthread_mutex_init(&opt_lock, NULL);
+}
+
+PP_API int pp_configure(const char *conf)
+{
+	int ret = 0;
+
+	if (!conf) {
+		pp_msg("pp_configure: conf is NULL");
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&opt_lock);
+	from_env_locked();
+	if (frozen) {
+		pp_msg("pp_configure: the pool is already in use; options are fixed at first use");
+		errno = EBUSY;
+		ret = -1;
+	} else if (pp_options_parse(&pp_g.opt, conf, "pp_configure")) {
+		errno = EINVAL;
+		ret = -1;
+	}
+	pthread_mutex_unlock(&opt_lock);
+	return ret;
+}
+
+void pp_options_print(const struct pp_options *o)
+{
+	pp_msg("settings: high=%zu batch=%zu arena=%zu cap=%zu%s grow=%zu stats=%d verbose=%d "
+	       "page_size=%zu max_order=%d desc=%zuB/page",
+	       o->high, o->batch, o->arena, o->cap, o->cap ? "" : " (none)",
+	       o->grow, o->stats, o->verbose,
+	       pp_g.page_size, PP_MAX_ORDER, sizeof(struct pp_desc));
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * os.c - every system call libpagepool makes, and nothing else.
+ *
+ * Owns: reserving the arena's virtual range, committing parts of it, writing
+ * to stderr, aborting.  Keeping them here makes "the try path never enters
+ * the kernel" checkable from the includes: no other file includes
+ * <sys/mman.h> or <unistd.h>.  (Locks may reach the kernel through futex;
+ * they live in buddy.c and the try and free paths do not take them.)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+size_t pp_os_page_size(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);	/* from the auxv: no system call */
+
+	return ps > 0 ? (size_t)ps : 4096;
+}
+
+/*
+ * pp_os_reserve() - reserve @size bytes of address space aligned to @align
+ * (a power of two), inaccessible and without commit charge.
+ */
+void *pp_os_reserve(size_t size, size_t align)
+{
+	size_t len = size + align;
+	char *raw, *p;
+
+	if (len < size)
+		return NULL;
+	raw = mmap(NULL, len, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	p = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+	/* Give back the slack on both sides. */
+	if (p > raw)
+		munmap(raw, (size_t)(p - raw));
+	if (raw + len > p + size)
+		munmap(p + size, (size_t)(raw + len - (p + size)));
+	return p;
+}
+
+/*
+ * pp_os_commit() - make [@addr, @addr+@size) of a reservation readable and
+ * writable, charged against the commit limit (so a strict-overcommit system
+ * refuses here, with ENOMEM, rather than at first touch).
+ */
+int pp_os_commit(void *addr, size_t size)
+{
+	void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+
+	return p == MAP_FAILED ? -1 : 0;
+}
+
+/* Async-signal-safe; a short write is retried, an error dropped. */
+void pp_os_write_err(const char *buf, size_t len)
+{
+	int saved = errno;
+
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf += n;
+		len -= (size_t)n;
+	}
+	errno = saved;
+}
+
+void pp_os_abort(void)
+{
+	abort();
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stats.c - pp_stats() and the summary printed at exit (stats=1).
+ *
+ * Owns: adding up the pool's ledger.  in_use is counted at the API boundary
+ * (pages allocated minus pages freed, per thread and in a shared counter),
+ * independently of where free pages sit, so that
+ * committed == in_use + cached + free + reserved is a real check.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "internal.h"
+
+#define EV(f) __atomic_load_n(&pp_g.f, __ATOMIC_RELAXED)
+
+void pp_stats_collect_locked(struct pp_stats *s)
+{
+	struct pp_tcache *tc;
+	size_t out = EV(stray_pages_out), cached = 0, hits = pp_g.retired_hits;
+
+	cds_list_for_each_entry(tc, &pp_g.caches, link) {
+		for (unsigned k = 0; k < PP_CACHE_ORDERS; k++)
+			cached += (size_t)load_relaxed(&tc->count[k]) << k;
+		out += load_relaxed(&tc->pages_out);
+		hits += load_relaxed(&tc->hits);
+	}
+	s->committed = pp_g.committed;
+	s->in_use = out;
+	s->cached = cached + pp_g.cache_meta;
+	s->free = pp_g.free_pages + EV(pending_pages);
+	s->reserved = 0;
+	s->cache_meta = pp_g.cache_meta;
+	s->pending = EV(pending_pages);
+	s->threads = pp_g.nthreads;
+	s->try_hits = hits;
+	s->try_misses = EV(misses);
+	s->refills = EV(refills);
+	s->drains = EV(drains);
+	s->trylock_fails = EV(trylock_fails);
+	s->pending_frees = EV(pending_frees);
+	s->grows = pp_g.grows;
+	s->grow_fails = pp_g.grow_fails;
+	s->peak_committed = pp_g.peak_committed;
+}
+
+PP_API void pp_stats(struct pp_stats *out, size_t out_size)
+{
+	struct pp_stats s;
+	bool entered;
+
+	if (!out) {
+		pp_msg("pp_stats: out is NULL");
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	s.page_size = pp_page_size();
+	s.desc_bytes = sizeof(struct pp_desc);
+	if (__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE)) {
+		s.arena_bytes = pp_g.npages_max << pp_g.page_shift;
+		s.cap_bytes = pp_g.opt.cap;
+		entered = pp_enter();
+		/* Re-entrant: the interrupted call may hold the lock. */
+		if (entered ? (pp_lock(), true) : pp_trylock()) {
+			pp_stats_collect_locked(&s);
+			pp_unlock();
+		}
+		if (entered)
+			pp_leave();
+	}
+	memcpy(out, &s, out_size < sizeof(s) ? out_size : sizeof(s));
+}
+
+void pp_stats_print(void)
+{
+	struct pp_stats s;
+	size_t mib = (size_t)1 << 20;
+	size_t allocs;
+
+	pp_stats(&s, sizeof(s));
+	allocs = s.try_hits + s.try_misses;
+	pp_msg("stats: committed %zu pages (%zu MiB, peak %zu MiB), in use %zu, cached %zu, "
+	       "free %zu (pending %zu), reserved %zu",
+	       s.committed, s.committed * s.page_size / mib,
+	       s.peak_committed * s.page_size / mib, s.in_use, s.cached, s.free,
+	       s.pending, s.reserved);
+	pp_msg("stats: cache hits %zu, misses %zu (hit rate %.1f%%), refills %zu, drains %zu, "
+	       "trylock failures %zu, pending frees %zu, arena growths %zu (%zu refused), "
+	       "threads with a cache %zu",
+	       s.try_hits, s.try_misses, allocs ? 100.0 * (double)s.try_hits / (double)allocs : 0.0,
+	       s.refills, s.drains, s.trylock_fails, s.pending_frees, s.grows,
+	       s.grow_fails, s.threads);
+}

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcache.c - per-thread caches: the userspace pcp lists.
+ *
+ * Owns: the thread-local pointer, creating a thread's cache, refill and
+ * drain (one lock hold per batch), pp_thread_drain(), the thread-exit
+ * destructor and the registry of caches that pp_stats() and fork() walk.
+ * The pop and push themselves are inline in internal.h.
+ *
+ * A cache lives in pool pages taken from the buddy lists while the lock is
+ * held, so making one needs neither malloc nor a system call.  It holds per
+ * order k < PP_CACHE_ORDERS at most high >> 2k blocks (at least 2) and
+ * moves batch >> 2k (at least 1) per refill or drain: the same bytes per
+ * batch fall by half per order, so large blocks cannot hoard memory.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+__thread struct pp_tls pp_tls __attribute__((tls_model("initial-exec")));
+
+/*
+ * glibc's pthread_setspecific() allocates for keys past its first-level
+ * array (32 keys) and is then unsafe in a signal handler; for such keys the
+ * exit destructor is armed only from calls that may block anyway.
+ */
+#define PP_KEY_STATIC_LIMIT 32
+
+static void arm_exit(struct pp_tcache *tc, bool may_block)
+{
+	if (tc->exit_armed || (!may_block && (unsigned)pp_g.key >= PP_KEY_STATIC_LIMIT))
+		return;
+	if (pthread_setspecific(pp_g.key, tc) == 0)
+		tc->exit_armed = true;
+}
+
+/*
+ * pp_tcache_get_locked() - this thread's cache, made now if it has none.
+ * Called with the lock held and not re-entrant.  @flags says whether the
+ * arena may grow for the cache's storage.  NULL for an exiting thread or
+ * when no storage can be had.
+ */
+struct pp_tcache *pp_tcache_get_locked(unsigned flags)
+{
+	struct pp_tcache *tc = pp_tls.tc;
+	size_t size = sizeof(*tc), high[PP_CACHE_ORDERS];
+	unsigned order = 0, k;
+	void **slot;
+
+	if (tc || pp_tls.dead || !__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE)) {
+		if (tc)
+			arm_exit(tc, !(flags & (PP_TRY | PP_NOWAIT)));
+		return tc;
+	}
+	for (k = 0; k < PP_CACHE_ORDERS; k++) {
+		high[k] = pp_g.opt.high >> (2 * k);
+		if (high[k] < 2)
+			high[k] = 2;
+		size += high[k] * sizeof(void *);
+	}
+	while ((pp_g.page_size << order) < size)
+		order++;
+	tc = pp_buddy_alloc_locked(order, flags);
+	if (!tc)
+		return NULL;
+	pp_set_state(&pp_g.desc[pp_index(tc)], PP_PG_META);
+	pp_g.cache_meta += (size_t)1 << order;
+
+	memset(tc, 0, sizeof(*tc));
+	slot = (void **)(tc + 1);
+	for (k = 0; k < PP_CACHE_ORDERS; k++) {
+		size_t batch = pp_g.opt.batch >> (2 * k);
+
+		tc->high[k] = (uint32_t)high[k];
+		tc->batch[k] = (uint32_t)(batch < 1 ? 1 : batch > high[k] ? high[k] : batch);
+		tc->stack[k] = slot;
+		slot += high[k];
+	}
+	tc->storage_order = order;
+	tc->owner = pthread_self();
+	cds_list_add(&tc->link, &pp_g.caches);
+	pp_g.nthreads++;
+	pp_tls.tc = tc;
+	arm_exit(tc, !(flags & (PP_TRY | PP_NOWAIT)));
+	return tc;
+}
+
+/*
+ * pp_tcache_refill_slow() - the cache of @order is empty: count the miss,
+ * then (unless PP_TRY) take one batch from the global lists under one lock
+ * hold and return one block of it.  @tc may be NULL (no cache yet).
+ * Context: not re-entrant (pp_tls.busy held by this call).
+ */
+void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
+{
+	uint32_t n, want;
+	void *p;
+
+	pp_event(misses, 1);
+	if (flags & PP_TRY)
+		goto again;
+	if (!pp_lock_for(flags))
+		goto again;
+	if (!tc)
+		tc = pp_tcache_get_locked(flags);
+	if (!tc) {				/* exiting thread, or no storage */
+		p = pp_buddy_alloc_locked(order, flags);
+		pp_unlock();
+		if (p)
+			pp_account(NULL, (size_t)1 << order);
+		else if (flags & PP_NOWAIT)
+			errno = EAGAIN;
+		return p;
+	}
+	n = load_relaxed(&tc->count[order]);
+	want = tc->batch[order];
+	if (want > tc->high[order] - n)
+		want = tc->high[order] - n;
+	for (; want > 0; want--) {
+		/* Only the first block may flush this cache to make room. */
+		void *q = n ? pp_buddy_alloc_locked(order, flags)
+			    : pp_buddy_alloc_reclaim_locked(tc, order, flags);
+
+		if (!q)
+			break;
+		pp_set_state(&pp_g.desc[pp_index(q)], PP_PG_CACHED);
+		tc->stack[order][n++] = q;
+	}
+	pp_unlock();
+	if (n == 0) {
+		if (flags & PP_NOWAIT)
+			errno = EAGAIN;
+		return NULL;			/* errno ENOMEM from the arena */
+	}
+	pp_event(refills, 1);
+	p = tc->stack[order][--n];
+	store_relaxed(&tc->count[order], n);
+	pp_set_state(&pp_g.desc[pp_index(p)], PP_PG_USED);
+	pp_account(tc, (size_t)1 << order);
+	return p;
+again:
+	errno = EAGAIN;
+	return NULL;
+}
+
+/*
+ * pp_tcache_drain_slow() - the cache of @order is at its high mark: move
+ * its oldest batch to the global lists under a trylock, or onto the pending
+ * list if the lock is busy.  Never blocks, no system call.
+ * Context: not re-entrant (pp_tls.busy held by this call).
+ */
+void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
+{
+	uint32_t count = load_relaxed(&tc->count[order]);
+	uint32_t n = tc->batch[order] < count ? tc->batch[order] : count;
+	void **s = tc->stack[order];
+	uint32_t i;
+
+	if (pp_lock_for(PP_NOWAIT)) {
+		for (i = 0; i < n; i++)
+			pp_buddy_free_locked(pp_index(s[i]), order);
+		pp_unlock();
+	} else {
+		for (i = 0; i < n; i++)
+			pp_pending_push(s[i], &pp_g.desc[pp_index(s[i])]);
+	}
+	memmove(s, s + n, (count - n) * sizeof(*s));
+	store_relaxed(&tc->count[order], count - n);
+	pp_event(drains, 1);
+}
+
+/*
+ * pp_tcache_flush_locked() - return every block @tc holds to the global
+ * lists (they may coalesce there); the cache itself stays.
+ */
+void pp_tcache_flush_locked(struct pp_tcache *tc)
+{
+	unsigned k;
+
+	for (k = 0; k < PP_CACHE_ORDERS; k++) {
+		uint32_t i, n = load_relaxed(&tc->count[k]);
+
+		for (i = 0; i < n; i++) {
+			struct pp_desc *d = &pp_g.desc[pp_index(tc->stack[k][i])];
+
+			/* A fork child skips a block its dead owner was moving. */
+			if (pp_state(d) == PP_PG_CACHED)
+				pp_buddy_free_locked(pp_index(tc->stack[k][i]), k);
+		}
+		store_relaxed(&tc->count[k], 0);
+	}
+}
+
+/* Return everything @tc holds, and its storage; unregister it. */
+void pp_tcache_release_locked(struct pp_tcache *tc)
+{
+	pp_tcache_flush_locked(tc);
+	cds_list_del(&tc->link);
+	pp_g.nthreads--;
+	pp_g.retired_hits += load_relaxed(&tc->hits);
+	pp_event(stray_pages_out, load_relaxed(&tc->pages_out));
+	pp_g.cache_meta -= (size_t)1 << tc->storage_order;
+	pp_buddy_free_locked(pp_index(tc), tc->storage_order);
+}
+
+/* Detach and release this thread's cache; caller is not re-entrant. */
+static void release_own(void)
+{
+	struct pp_tcache *tc = pp_tls.tc;
+	bool armed;
+
+	if (!tc)
+		return;
+	armed = tc->exit_armed;
+	pp_lock_for(0);
+	pp_tcache_release_locked(tc);
+	pp_tls.tc = NULL;
+	pp_unlock();
+	if (armed)
+		pthread_setspecific(pp_g.key, NULL);
+}
+
+PP_API void pp_thread_drain(void)
+{
+	if (!pp_enter())
+		return;			/* a handler interrupted pagepool: not now */
+	release_own();
+	pp_leave();
+}
+
+/* The pthread key's destructor: the thread is exiting. */
+void pp_tcache_thread_exit(void *arg)
+{
+	(void)arg;
+	pp_tls.dead = 1;	/* later frees (other destructors) bypass the cache */
+	pp_tls.busy = 1;
+	release_own();
+	pp_tls.busy = 0;
+}
+
+/*
+ * pp_tcache_forget_others() - in a fork child only this thread exists:
+ * give the caches of the parent's other threads back.  The global lock was
+ * held across fork(), so the lists are consistent; a cache whose owner was
+ * mid-operation may hold a block in transit, which is skipped (lost to the
+ * child only).
+ */
+void pp_tcache_forget_others(void)
+{
+	struct pp_tcache *tc, *tmp;
+
+	cds_list_for_each_entry_safe(tc, tmp, &pp_g.caches, link)
+		if (tc != pp_tls.tc)
+			pp_tcache_release_locked(tc);
+}

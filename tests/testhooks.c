@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * testhooks.c - white-box hooks for the test suites; linked into the test
+ * binaries only, never into the installed library.
+ *
+ * Owns: taking the global lock from a test, and the audit: a walk over
+ * every committed descriptor that counts pages by state, a ledger kept
+ * apart from the counters behind pp_stats().
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "internal.h"
+
+void pp_test_lock(void)
+{
+	pp_lock();
+}
+
+void pp_test_unlock(void)
+{
+	pp_unlock();
+}
+
+void pp_test_audit(struct pp_audit *a)
+{
+	size_t idx, n;
+
+	memset(a, 0, sizeof(*a));
+	if (!__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE))
+		return;
+	pp_lock();
+	n = pp_g.committed;
+	a->committed = n;
+	for (idx = 0; idx < n; idx++) {
+		const struct pp_desc *d = &pp_g.desc[idx];
+		size_t pages = (size_t)1 << load_relaxed(&d->order);
+
+		switch (pp_state(d)) {
+		case PP_PG_NONE:
+			continue;
+		case PP_PG_FREE:
+			a->free += pages;
+			break;
+		case PP_PG_CACHED:
+			a->cached += pages;
+			break;
+		case PP_PG_USED:
+			a->used += pages;
+			break;
+		case PP_PG_PENDING:
+			a->pending += pages;
+			break;
+		case PP_PG_META:
+			a->meta += pages;
+			break;
+		default:
+			a->bad++;
+			continue;
+		}
+		if (idx & (pages - 1) || idx + pages > n)
+			a->bad++;		/* misaligned or overhanging block */
+	}
+	for (unsigned k = 0; k <= PP_MAX_ORDER; k++) {
+		uint32_t i = pp_g.head[k], prev = PP_NIL;
+
+		while (i != PP_NIL) {
+			const struct pp_desc *d = &pp_g.desc[i];
+
+			if (pp_state(d) != PP_PG_FREE || d->order != k || d->prev != prev)
+				a->bad++;
+			a->listed += (size_t)1 << k;
+			prev = i;
+			i = d->next;
+		}
+	}
+	pp_unlock();
+}
