@@ -37,6 +37,7 @@ static void init_once(void)
 	for (k = 0; k <= PP_MAX_ORDER; k++)
 		pp_g.head[k] = PP_NIL;
 	CDS_INIT_LIST_HEAD(&pp_g.caches);
+	/* Nothing takes the lock before ready is set (every path checks it). */
 	pthread_mutex_init(&pp_g.lock, NULL);
 	if (pp_arena_init()) {
 		pp_msg("cannot reserve the arena (%zu bytes): %s; set a smaller arena=",

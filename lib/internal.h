@@ -270,19 +270,12 @@ static inline void pp_account(struct pp_tcache *tc, size_t pages)
 /* ---- Out-of-line pieces, one file each -------------------------------- */
 
 /* init.c */
-PP_HIDDEN bool pp_init(void);			/* may block; false on failure */
-static inline bool pp_ready(void)
-{
-	return likely(__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE)) || pp_init();
-}
+PP_HIDDEN bool pp_init(void);	/* may block; false (errno ENOMEM) on failure */
 
 /* fork.c */
 PP_HIDDEN void pp_fork_init(void);
 
 /* options.c */
-PP_HIDDEN void pp_options_defaults(struct pp_options *o);
-PP_HIDDEN int pp_options_parse(struct pp_options *o, const char *conf,
-			       const char *who);
 PP_HIDDEN void pp_options_freeze(void);	/* reads PAGEPOOL_CONF if not yet */
 PP_HIDDEN void pp_options_atfork_child(void);
 PP_HIDDEN void pp_options_print(const struct pp_options *o);
@@ -317,7 +310,6 @@ PP_HIDDEN void pp_tcache_thread_exit(void *arg);
 PP_HIDDEN void pp_tcache_forget_others(void);	/* in a fork child */
 
 /* stats.c */
-PP_HIDDEN void pp_stats_collect_locked(struct pp_stats *s);
 PP_HIDDEN void pp_stats_print(void);
 
 /* error.c */

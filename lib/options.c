@@ -47,7 +47,7 @@ static const struct key {
 static pthread_mutex_t opt_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool env_read, frozen;
 
-void pp_options_defaults(struct pp_options *o)
+static void options_defaults(struct pp_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->high = PP_DEF_HIGH;
@@ -138,7 +138,7 @@ static int finish(struct pp_options *o, const char *who)
 	return 0;
 }
 
-int pp_options_parse(struct pp_options *o, const char *conf, const char *who)
+static int options_parse(struct pp_options *o, const char *conf, const char *who)
 {
 	struct pp_options t = *o;
 	const char *s = conf;
@@ -197,9 +197,9 @@ static void from_env_locked(void)
 	if (env_read)
 		return;
 	env_read = true;
-	pp_options_defaults(&pp_g.opt);
+	options_defaults(&pp_g.opt);
 	env = secure_getenv("PAGEPOOL_CONF");
-	if (env && pp_options_parse(&pp_g.opt, env, "PAGEPOOL_CONF"))
+	if (env && options_parse(&pp_g.opt, env, "PAGEPOOL_CONF"))
 		pp_msg("PAGEPOOL_CONF ignored: using the defaults");
 }
 
@@ -232,7 +232,7 @@ PP_API int pp_configure(const char *conf)
 		pp_msg("pp_configure: the pool is already in use; options are fixed at first use");
 		errno = EBUSY;
 		ret = -1;
-	} else if (pp_options_parse(&pp_g.opt, conf, "pp_configure")) {
+	} else if (options_parse(&pp_g.opt, conf, "pp_configure")) {
 		errno = EINVAL;
 		ret = -1;
 	}

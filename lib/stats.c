@@ -15,7 +15,7 @@
 
 #define EV(f) __atomic_load_n(&pp_g.f, __ATOMIC_RELAXED)
 
-void pp_stats_collect_locked(struct pp_stats *s)
+static void collect_locked(struct pp_stats *s)
 {
 	struct pp_tcache *tc;
 	size_t out = EV(stray_pages_out), cached = 0, hits = pp_g.retired_hits;
@@ -63,7 +63,7 @@ PP_API void pp_stats(struct pp_stats *out, size_t out_size)
 		entered = pp_enter();
 		/* Re-entrant: the interrupted call may hold the lock. */
 		if (entered ? (pp_lock(), true) : pp_trylock()) {
-			pp_stats_collect_locked(&s);
+			collect_locked(&s);
 			pp_unlock();
 		}
 		if (entered)

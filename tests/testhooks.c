@@ -13,8 +13,10 @@
 
 #include "internal.h"
 
+/* Initialises the pool first: nothing takes the lock before pp_init(). */
 void pp_test_lock(void)
 {
+	pp_init();
 	pp_lock();
 }
 
