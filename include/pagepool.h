@@ -15,6 +15,9 @@
  * call and never fail on valid input.  Bad input (a pointer the pool never
  * handed out, a misaligned or interior pointer, a double free, a wrong order)
  * is reported on stderr with the call's name and the address, then abort().
+ * (A double free that races with the first free of the same page, from
+ * another thread or from a signal handler interrupting it, may escape: the
+ * checks are plain loads, to keep atomic read-modify-writes off the fast path.)
  */
 #ifndef PAGEPOOL_H
 #define PAGEPOOL_H

@@ -44,6 +44,7 @@ bool pp_lock_for(unsigned flags)
 {
 	if (flags & PP_TRY)
 		return false;
+	pp_seen();
 	if (flags & PP_NOWAIT) {
 		if (!pp_trylock()) {
 			pp_event(trylock_fails, 1);
@@ -183,6 +184,7 @@ void pp_pending_push(void *p, struct pp_desc *d)
 	uint32_t idx = (uint32_t)pp_index(p);
 	uint32_t head = __atomic_load_n(&pp_g.pending_head, __ATOMIC_RELAXED);
 
+	pp_seen();
 	pp_set_state(d, PP_PG_PENDING);
 	/* Count first, so the absorber never subtracts before we add. */
 	pp_event(pending_pages, (size_t)1 << load_relaxed(&d->order));

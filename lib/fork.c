@@ -7,43 +7,48 @@
  * fork(), so the buddy lists are consistent in the child; but only the
  * forking thread exists there, and the parent's other threads may have been
  * anywhere in their lock-free paths (a cache pop or push, a pending push)
- * at the instant of the fork.  The child therefore gives back their caches
- * and then repairs the ledger from the descriptors, which say exactly where
- * every block is:
- *   - CACHED blocks not in the surviving thread's cache, and PENDING blocks
- *     not on the pending list, were in transit and owned by nobody: freed;
+ * at the instant of the fork.  The child therefore repairs the pool from
+ * the descriptors, which say exactly where every block is:
+ *   - CACHED blocks not in the surviving thread's cache (the lost threads'
+ *     caches, or blocks in transit), PENDING blocks not on the pending list
+ *     and META blocks other than the survivor's cache storage belong to
+ *     nobody now: freed;
  *   - USED blocks are in use (by the survivor, or leaked by a thread that
  *     no longer exists): in_use is recounted from them.
- * The walk is O(committed pages) and runs only in the child of a parent
- * that had other threads with caches.
+ * The walk is O(committed pages) and runs only in the child of a parent in
+ * which another thread ever took a slow path.
  */
 #include "config.h"
 
 #include "internal.h"
 
-/* Temporary descriptor marks, only while the child walks. */
-#define MARK_CACHED	0x80
-#define MARK_PENDING	0x40
+/* A temporary descriptor mark, only while the child walks. */
+#define MARK_KEEP	0x80
 
-static void mark_survivor_cache(struct pp_tcache *tc)
+static void keep(size_t idx)
 {
-	for (unsigned k = 0; tc && k < PP_CACHE_ORDERS; k++)
-		for (uint32_t i = 0; i < tc->count[k]; i++) {
-			struct pp_desc *d = &pp_g.desc[pp_index(tc->stack[k][i])];
-
-			pp_set_state(d, pp_state(d) | MARK_CACHED);
-		}
+	pp_set_state(&pp_g.desc[idx], pp_state(&pp_g.desc[idx]) | MARK_KEEP);
 }
 
-static size_t mark_pending(void)
+/*
+ * Mark what the child keeps: the survivor's cache and its storage, and the
+ * pending list; returns the pages on the pending list.
+ */
+static size_t mark_kept(struct pp_tcache *tc)
 {
-	size_t pages = 0;
+	size_t pending = 0;
 
-	for (uint32_t i = pp_g.pending_head; i != PP_NIL; i = pp_g.desc[i].next) {
-		pp_set_state(&pp_g.desc[i], PP_PG_PENDING | MARK_PENDING);
-		pages += (size_t)1 << pp_g.desc[i].order;
+	if (tc) {
+		keep(pp_index(tc));
+		for (unsigned k = 0; k < PP_CACHE_ORDERS; k++)
+			for (uint32_t i = 0; i < tc->count[k]; i++)
+				keep(pp_index(tc->stack[k][i]));
 	}
-	return pages;
+	for (uint32_t i = pp_g.pending_head; i != PP_NIL; i = pp_g.desc[i].next) {
+		keep(i);
+		pending += (size_t)1 << pp_g.desc[i].order;
+	}
+	return pending;
 }
 
 /* The child's repair walk; see the file comment.  Lock held. */
@@ -52,45 +57,52 @@ static void repair_locked(void)
 	struct pp_tcache *tc = pp_tls.tc;
 	size_t idx, used = 0;
 
-	mark_survivor_cache(tc);
-	pp_g.pending_pages = mark_pending();
+	pp_tcache_forget_others();
+	pp_g.pending_pages = mark_kept(tc);
+	pp_g.cache_meta = tc ? (size_t)1 << tc->storage_order : 0;
 	for (idx = 0; idx < pp_g.committed; idx++) {
 		struct pp_desc *d = &pp_g.desc[idx];
 		unsigned s = pp_state(d), order = d->order;
 
-		if (s == PP_PG_CACHED || s == PP_PG_PENDING) {
-			pp_buddy_free_locked(idx, order);	/* in transit: orphaned */
-		} else if (s == PP_PG_USED) {
+		if (s & MARK_KEEP)
+			pp_set_state(d, s & ~MARK_KEEP);
+		else if (s == PP_PG_USED)
 			used += (size_t)1 << order;
-		} else if (s & (MARK_CACHED | MARK_PENDING)) {
-			pp_set_state(d, s & ~(MARK_CACHED | MARK_PENDING));
-		}
+		else if (s == PP_PG_CACHED || s == PP_PG_PENDING || s == PP_PG_META)
+			pp_buddy_free_locked(idx, order);	/* a lost thread's */
 	}
 	pp_g.stray_pages_out = used - (tc ? tc->pages_out : 0);
 }
 
+/*
+ * The handlers run as a pagepool call (busy), so a signal handler that
+ * interrupts fork() while the lock is held does not block on it.
+ */
 static void atfork_prepare(void)
 {
+	pp_enter();
 	pp_lock();
 }
 
 static void atfork_parent(void)
 {
 	pp_unlock();
+	pp_leave();
 }
 
 static void atfork_child(void)
 {
-	bool others = pp_g.nthreads > (pp_tls.tc ? 1u : 0u);
+	/* Another thread may have been in a lock-free window at the fork. */
+	bool others = pp_g.threads_seen > (pp_tls.seen ? 1u : 0u);
 
 	/* Re-made rather than unlocked: this thread's id may differ in the child. */
 	pthread_mutex_init(&pp_g.lock, NULL);
 	pp_options_atfork_child();
 	pp_lock();
-	pp_tcache_forget_others();
 	if (others)
 		repair_locked();
 	pp_unlock();
+	pp_leave();
 }
 
 void pp_fork_init(void)

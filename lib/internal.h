@@ -93,7 +93,6 @@ struct pp_tcache {
 	struct cds_list_head link;	/* the registry, under the global lock */
 	pthread_t owner;
 	unsigned storage_order;		/* order of the block this lives in */
-	bool exit_armed;		/* the exit destructor will run */
 };
 
 /*
@@ -106,7 +105,8 @@ struct pp_tcache {
 struct pp_tls {
 	struct pp_tcache *tc;
 	unsigned busy;
-	unsigned dead;		/* thread is exiting: never make a new cache */
+	uint8_t dead;		/* thread is exiting: never make a new cache */
+	uint8_t seen;		/* counted in pp_g.threads_seen */
 };
 
 extern __thread struct pp_tls pp_tls PP_HIDDEN
@@ -143,6 +143,7 @@ struct pp_global {
 	size_t grows, grow_fails;
 	struct cds_list_head caches;	/* registry of live pp_tcache */
 	size_t nthreads;
+	size_t threads_seen;		/* threads that ever took a slow path (atomic) */
 	size_t retired_hits;		/* hits of caches since released */
 
 	/* Lock-free: pending list and slow-path event counters (atomic). */
@@ -254,6 +255,19 @@ static inline void pp_leave(void)
 /* Slow-path event counter: shared, so atomic. */
 #define pp_event(field, n) \
 	__atomic_fetch_add(&pp_g.field, (n), __ATOMIC_RELAXED)
+
+/*
+ * Count this thread once in pp_g.threads_seen, from every slow path (the
+ * lock and the pending list): a fork child repairs its ledger when another
+ * thread may have been inside a lock-free window at the fork.
+ */
+static inline void pp_seen(void)
+{
+	if (unlikely(!pp_tls.seen)) {
+		pp_tls.seen = 1;
+		pp_event(threads_seen, 1);
+	}
+}
 
 /*
  * Count pages handed out (+) or back (-).  @tc only when this call owns it

@@ -121,8 +121,12 @@ static int finish(struct pp_options *o, const char *who)
 		pp_msg("%s: batch=%zu is out of range (1..high=%zu)", who, o->batch, o->high);
 		return -1;
 	}
-	if (o->arena < block || o->arena > ((size_t)1 << 44)) {
-		pp_msg("%s: arena=%zu is out of range (%zu bytes .. 16T)", who, o->arena, block);
+	/* Page indices are 32-bit and UINT32_MAX ends a list: < 2^32 pages. */
+	size_t max_arena = (((size_t)1 << 32) - ((size_t)1 << PP_MAX_ORDER)) * pp_os_page_size();
+
+	if (o->arena < block || o->arena > max_arena) {
+		pp_msg("%s: arena=%zu is out of range (%zu .. %zu bytes)", who, o->arena,
+		       block, max_arena);
 		return -1;
 	}
 	if (o->grow == 0 || o->grow > o->arena) {
@@ -226,6 +230,11 @@ PP_API int pp_configure(const char *conf)
 		errno = EINVAL;
 		return -1;
 	}
+	if (!pp_enter()) {	/* a handler interrupted pagepool: opt_lock may be held */
+		pp_msg("pp_configure: called from a signal handler that interrupted pagepool");
+		errno = EBUSY;
+		return -1;
+	}
 	pthread_mutex_lock(&opt_lock);
 	from_env_locked();
 	if (frozen) {
@@ -237,6 +246,7 @@ PP_API int pp_configure(const char *conf)
 		ret = -1;
 	}
 	pthread_mutex_unlock(&opt_lock);
+	pp_leave();
 	return ret;
 }
 

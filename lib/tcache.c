@@ -24,18 +24,11 @@ __thread struct pp_tls pp_tls __attribute__((tls_model("initial-exec")));
 
 /*
  * glibc's pthread_setspecific() allocates for keys past its first-level
- * array (32 keys) and is then unsafe in a signal handler; for such keys the
- * exit destructor is armed only from calls that may block anyway.
+ * array (32 keys) and is then unsafe where malloc is (a signal handler, a
+ * free called from inside malloc).  With such a key, caches are made only by
+ * calls that may block; calls that may not run uncached instead.
  */
 #define PP_KEY_STATIC_LIMIT 32
-
-static void arm_exit(struct pp_tcache *tc, bool may_block)
-{
-	if (tc->exit_armed || (!may_block && (unsigned)pp_g.key >= PP_KEY_STATIC_LIMIT))
-		return;
-	if (pthread_setspecific(pp_g.key, tc) == 0)
-		tc->exit_armed = true;
-}
 
 /*
  * pp_tcache_get_locked() - this thread's cache, made now if it has none.
@@ -50,11 +43,10 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 	unsigned order = 0, k;
 	void **slot;
 
-	if (tc || pp_tls.dead || !__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE)) {
-		if (tc)
-			arm_exit(tc, !(flags & (PP_TRY | PP_NOWAIT)));
+	if (tc || pp_tls.dead || !__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE))
 		return tc;
-	}
+	if ((flags & (PP_TRY | PP_NOWAIT)) && (unsigned)pp_g.key >= PP_KEY_STATIC_LIMIT)
+		return NULL;
 	for (k = 0; k < PP_CACHE_ORDERS; k++) {
 		high[k] = pp_g.opt.high >> (2 * k);
 		if (high[k] < 2)
@@ -84,7 +76,7 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 	cds_list_add(&tc->link, &pp_g.caches);
 	pp_g.nthreads++;
 	pp_tls.tc = tc;
-	arm_exit(tc, !(flags & (PP_TRY | PP_NOWAIT)));
+	pthread_setspecific(pp_g.key, tc);	/* arms the exit destructor */
 	return tc;
 }
 
@@ -183,13 +175,8 @@ void pp_tcache_flush_locked(struct pp_tcache *tc)
 	for (k = 0; k < PP_CACHE_ORDERS; k++) {
 		uint32_t i, n = load_relaxed(&tc->count[k]);
 
-		for (i = 0; i < n; i++) {
-			struct pp_desc *d = &pp_g.desc[pp_index(tc->stack[k][i])];
-
-			/* A fork child skips a block its dead owner was moving. */
-			if (pp_state(d) == PP_PG_CACHED)
-				pp_buddy_free_locked(pp_index(tc->stack[k][i]), k);
-		}
+		for (i = 0; i < n; i++)
+			pp_buddy_free_locked(pp_index(tc->stack[k][i]), k);
 		store_relaxed(&tc->count[k], 0);
 	}
 }
@@ -210,17 +197,14 @@ void pp_tcache_release_locked(struct pp_tcache *tc)
 static void release_own(void)
 {
 	struct pp_tcache *tc = pp_tls.tc;
-	bool armed;
 
 	if (!tc)
 		return;
-	armed = tc->exit_armed;
 	pp_lock_for(0);
 	pp_tcache_release_locked(tc);
 	pp_tls.tc = NULL;
 	pp_unlock();
-	if (armed)
-		pthread_setspecific(pp_g.key, NULL);
+	pthread_setspecific(pp_g.key, NULL);
 }
 
 PP_API void pp_thread_drain(void)
@@ -236,23 +220,27 @@ void pp_tcache_thread_exit(void *arg)
 {
 	(void)arg;
 	pp_tls.dead = 1;	/* later frees (other destructors) bypass the cache */
-	pp_tls.busy = 1;
+	if (!pp_enter())
+		return;		/* exiting from a handler that interrupted pagepool */
 	release_own();
-	pp_tls.busy = 0;
+	pp_leave();
 }
 
 /*
  * pp_tcache_forget_others() - in a fork child only this thread exists:
- * give the caches of the parent's other threads back.  The global lock was
- * held across fork(), so the lists are consistent; a cache whose owner was
- * mid-operation may hold a block in transit, which is skipped (lost to the
- * child only).
+ * unregister the caches of the parent's other threads.  Their blocks and
+ * storage are given back by the child's repair walk (fork.c), which can
+ * tell from the descriptors which blocks they really held.  Lock held.
  */
 void pp_tcache_forget_others(void)
 {
 	struct pp_tcache *tc, *tmp;
 
-	cds_list_for_each_entry_safe(tc, tmp, &pp_g.caches, link)
-		if (tc != pp_tls.tc)
-			pp_tcache_release_locked(tc);
+	cds_list_for_each_entry_safe(tc, tmp, &pp_g.caches, link) {
+		if (tc == pp_tls.tc)
+			continue;
+		cds_list_del(&tc->link);
+		pp_g.nthreads--;
+		pp_g.retired_hits += tc->hits;
+	}
 }
