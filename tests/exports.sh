@@ -92,9 +92,9 @@ for s in $api; do
 		;;
 	esac
 done
-echo "  checked the $(echo $api | wc -w) API symbols are exported"
+echo "  checked the $(echo "$api" | wc -w) API symbols are exported"
 
-internal=$(echo $internal | tr ' ' '\n' | sort -u)
+internal=$(echo "$internal" | tr ' ' '\n' | sort -u)
 nint=0
 for s in $internal; do
 	nint=$((nint + 1))
@@ -111,7 +111,7 @@ echo "  checked $nint internal names are not exported"
 if [ -n "$top_srcdir" ]; then
 	for s in $exported; do
 		case $s in pp_*) ;; *) continue ;; esac
-		if ! cat "$top_srcdir"/include/*.h | grep -q "[^a-z0-9_]$s[ 	]*("; then
+		if ! cat "$top_srcdir"/include/*.h | grep -q "[^a-z0-9_]${s}[ 	]*("; then
 			echo "FAIL: exported $s is not declared in $top_srcdir/include/"
 			fail=1
 		fi
