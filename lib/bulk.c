@@ -97,14 +97,17 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 	return filled;
 }
 
-/* Free one validated page of a bulk call under the lock, re-checking it. */
-static void bulk_free_locked(void *p)
+/*
+ * A validated entry's descriptor, checked again as it is freed: the only
+ * way it can have changed is the same page earlier in the array.
+ */
+static struct pp_desc *recheck(void *p)
 {
 	struct pp_desc *d = &pp_g.desc[pp_index(p)];
 
-	if (unlikely(pp_state(d) != PP_PG_USED))	/* duplicate in the array */
+	if (unlikely(pp_state(d) != PP_PG_USED))
 		pp_bad_free_slow("pp_free_pages_bulk", p, 0);
-	pp_buddy_free_locked(pp_index(p), 0);
+	return d;
 }
 
 PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
@@ -132,37 +135,22 @@ PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
 			pp_unlock();
 		}
 	}
-	for (i = 0; tc && i < nr; i++) {
-		struct pp_desc *d;
-
-		if (!pages[i])
-			continue;
-		d = &pp_g.desc[pp_index(pages[i])];
-		if (unlikely(pp_state(d) != PP_PG_USED))
-			pp_bad_free_slow("pp_free_pages_bulk", pages[i], 0);
-		if (!pp_tcache_push(tc, pages[i], d, 0))
+	for (i = 0; tc && i < nr; i++)
+		if (pages[i] && !pp_tcache_push(tc, pages[i], recheck(pages[i]), 0))
 			break;
-	}
 	for (size_t j = i; j < nr; j++)
 		rest += !!pages[j];
 	if (rest) {
 		pp_account(tc, -rest);
 		if (pp_lock_for(PP_NOWAIT)) {
 			for (; i < nr; i++)
-				if (pages[i])
-					bulk_free_locked(pages[i]);
+				if (pages[i] && recheck(pages[i]))
+					pp_buddy_free_locked(pp_index(pages[i]), 0);
 			pp_unlock();
 		} else {
-			for (; i < nr; i++) {
-				struct pp_desc *d;
-
-				if (!pages[i])
-					continue;
-				d = &pp_g.desc[pp_index(pages[i])];
-				if (unlikely(pp_state(d) != PP_PG_USED))
-					pp_bad_free_slow("pp_free_pages_bulk", pages[i], 0);
-				pp_pending_push(pages[i], d);
-			}
+			for (; i < nr; i++)
+				if (pages[i])
+					pp_pending_push(pages[i], recheck(pages[i]));
 		}
 	}
 	if (entered)

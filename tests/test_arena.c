@@ -67,34 +67,6 @@ static void check_disjoint(const struct blk *b, size_t n)
 	}
 }
 
-/* Capture this process's stderr into a temporary file. */
-struct capture {
-	FILE *f;
-	int saved;
-};
-
-static void capture_begin(struct capture *c)
-{
-	fflush(stderr);
-	c->f = tmpfile();
-	ck_assert_ptr_nonnull(c->f);
-	c->saved = dup(STDERR_FILENO);
-	ck_assert_int_ge(c->saved, 0);
-	ck_assert_int_ge(dup2(fileno(c->f), STDERR_FILENO), 0);
-}
-
-static void capture_end(struct capture *c, char *buf, size_t len)
-{
-	size_t n;
-
-	fflush(stderr);
-	ck_assert_int_ge(dup2(c->saved, STDERR_FILENO), 0);
-	close(c->saved);
-	rewind(c->f);
-	n = fread(buf, 1, len - 1, c->f);
-	buf[n] = '\0';
-	fclose(c->f);
-}
 
 static bool ident_char(char ch)
 {

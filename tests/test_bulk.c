@@ -103,56 +103,7 @@ static size_t cached_pages(void)
 	return s.cached - s.cache_meta;
 }
 
-/* ---- forked child with stderr captured ----------------------------------- */
 
-struct child {
-	int status;
-	size_t len;
-	char err[32768];
-};
-
-static void run_child(void (*fn)(void), struct child *c)
-{
-	int fds[2];
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(fds), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		struct rlimit no_core = { 0, 0 };
-
-		setrlimit(RLIMIT_CORE, &no_core);
-		close(fds[0]);
-		if (dup2(fds[1], STDERR_FILENO) < 0)
-			_exit(99);
-		close(fds[1]);
-		fn();
-		_exit(0);
-	}
-	close(fds[1]);
-	c->len = 0;
-	for (;;) {
-		char sink[512];
-		ssize_t k;
-
-		if (c->len < sizeof(c->err) - 1)
-			k = read(fds[0], c->err + c->len, sizeof(c->err) - 1 - c->len);
-		else
-			k = read(fds[0], sink, sizeof(sink));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		if (c->len < sizeof(c->err) - 1)
-			c->len += (size_t)k;
-	}
-	c->err[c->len] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &c->status, 0) < 0)
-		ck_assert_int_eq(errno, EINTR);
-}
 
 /* ---- tests --------------------------------------------------------------- */
 
@@ -589,7 +540,7 @@ START_TEST(test_null_array_einval)
 {
 	struct child c;
 
-	run_child(child_null_array, &c);
+	run_child(child_null_array, &c, NULL);
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
 		      "pp_alloc_pages_bulk(0, 4, NULL): want 0/EINVAL; status %#x, stderr: %.800s",
 		      c.status, c.err);
@@ -619,7 +570,7 @@ START_TEST(test_bad_flags_einval)
 {
 	struct child c;
 
-	run_child(child_bad_flags, &c);
+	run_child(child_bad_flags, &c, NULL);
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
 		      "pp_alloc_pages_bulk(0x8, 4, a): want 0/EINVAL, a untouched; status %#x, stderr: %.800s",
 		      c.status, c.err);

@@ -54,84 +54,9 @@ static bool has_text(const char *hay, const char *needle)
 	return false;
 }
 
-/* ---- stderr capture: in this process, or in a forked child ---------------- */
 
-struct capture {
-	FILE *f;
-	int saved;
-};
 
-static void capture_begin(struct capture *c)
-{
-	fflush(stderr);
-	c->f = tmpfile();
-	ck_assert_ptr_nonnull(c->f);
-	c->saved = dup(STDERR_FILENO);
-	ck_assert_int_ge(c->saved, 0);
-	ck_assert_int_ge(dup2(fileno(c->f), STDERR_FILENO), 0);
-}
 
-static void capture_end(struct capture *c, char *buf, size_t len)
-{
-	size_t n;
-
-	fflush(stderr);
-	ck_assert_int_ge(dup2(c->saved, STDERR_FILENO), 0);
-	close(c->saved);
-	rewind(c->f);
-	n = fread(buf, 1, len - 1, c->f);
-	buf[n] = '\0';
-	fclose(c->f);
-}
-
-struct child {
-	int status;
-	size_t len;
-	char err[32768];
-};
-
-static void run_child(void (*fn)(void), struct child *c)
-{
-	int fds[2];
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(fds), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		struct rlimit no_core = { 0, 0 };
-
-		setrlimit(RLIMIT_CORE, &no_core);
-		close(fds[0]);
-		if (dup2(fds[1], STDERR_FILENO) < 0)
-			_exit(99);
-		close(fds[1]);
-		fn();
-		_exit(0);
-	}
-	close(fds[1]);
-	c->len = 0;
-	for (;;) {
-		char sink[512];
-		ssize_t k;
-
-		if (c->len < sizeof(c->err) - 1)
-			k = read(fds[0], c->err + c->len, sizeof(c->err) - 1 - c->len);
-		else
-			k = read(fds[0], sink, sizeof(sink));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		if (c->len < sizeof(c->err) - 1)
-			c->len += (size_t)k;
-	}
-	c->err[c->len] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &c->status, 0) < 0)
-		ck_assert_int_eq(errno, EINTR);
-}
 
 /* ---- valid strings take effect ---------------------------------------- */
 
@@ -605,7 +530,7 @@ START_TEST(test_stats_at_exit)
 	struct child c;
 	const char *tail;
 
-	run_child(child_exit_with_stats, &c);
+	run_child(child_exit_with_stats, &c, NULL);
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
 		      "child status %#x: \"%.500s\"", c.status, c.err);
 	tail = after_marker(&c);
@@ -618,7 +543,7 @@ START_TEST(test_stats_at_exit_env)
 {
 	struct child c;
 
-	run_child(child_exit_env_stats, &c);
+	run_child(child_exit_env_stats, &c, NULL);
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
 		      "child status %#x: \"%.500s\"", c.status, c.err);
 	ck_assert_msg(has_text(after_marker(&c), "committed"),
@@ -630,7 +555,7 @@ START_TEST(test_no_stats_at_exit_by_default)
 {
 	struct child c;
 
-	run_child(child_exit_without_stats, &c);
+	run_child(child_exit_without_stats, &c, NULL);
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
 		      "child status %#x: \"%.500s\"", c.status, c.err);
 	ck_assert_msg(*after_marker(&c) == '\0',
