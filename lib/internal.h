@@ -91,7 +91,6 @@ struct pp_tcache {
 	size_t hits;		/* allocations served from this cache */
 
 	struct cds_list_head link;	/* the registry, under the global lock */
-	pthread_t owner;
 	unsigned storage_order;		/* order of the block this lives in */
 };
 

@@ -72,7 +72,6 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 		slot += high[k];
 	}
 	tc->storage_order = order;
-	tc->owner = pthread_self();
 	cds_list_add(&tc->link, &pp_g.caches);
 	pp_g.nthreads++;
 	pp_tls.tc = tc;
