@@ -43,9 +43,11 @@ static void *alloc_global(struct pp_tcache *tc, unsigned order, unsigned flags)
 {
 	void *p;
 
-	if (!(flags & PP_TRY) && !ready_for(flags))
+	if (flags & PP_TRY)
+		goto again;			/* nothing cached above order 3 */
+	if (!ready_for(flags))
 		return NULL;			/* errno from ready_for() */
-	if ((flags & PP_TRY) || !pp_lock_for(flags))
+	if (!pp_lock_for(flags))
 		goto again;
 	p = pp_buddy_alloc_reclaim_locked(tc, order, flags);
 	pp_unlock();
