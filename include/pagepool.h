@@ -196,7 +196,8 @@ PP_API void pp_thread_drain(void);
  * Keys: high, batch (per-thread cache marks, in pages), arena (size of the
  * virtual reservation, bytes), cap (hard limit on committed memory, bytes;
  * 0 = none), grow (bytes committed per arena growth), stats (0/1: print
- * statistics at exit), verbose (0/1: print the effective settings).  Byte
+ * statistics at exit), verbose (0/1: print the effective settings), and
+ * libpagepool-rcu's rcu_delay_ms, rcu_spares, rcu_blocks (pagepool/rcu.h).  Byte
  * sizes take a K, M, G or T suffix (either case, powers of 1024); booleans
  * are 0/1, yes/no, true/false or on/off.  Settings given here override PAGEPOOL_CONF,
  * which overrides the defaults.  The string is applied only if all of it is
@@ -207,6 +208,48 @@ PP_API void pp_thread_drain(void);
  * key or value; or -1 with errno EBUSY once the pool is in use.
  */
 PP_API int pp_configure(const char *conf);
+
+/**
+ * pp_option() - the effective value of an option.
+ * @key: a key pp_configure() accepts.
+ * @value: where to store it (booleans as 0/1, byte sizes in bytes).
+ *
+ * Initialises the pool if it is not yet, which fixes the options.  Companion
+ * libraries (libpagepool-rcu: rcu_delay_ms, rcu_spares, rcu_blocks) read
+ * their settings here.
+ *
+ * Context: may block and make system calls on first use; not
+ * async-signal-safe.
+ * Return: 0; or -1 with errno ENOENT (unknown key), EINVAL (NULL argument)
+ * or ENOMEM (the pool cannot initialise), with a message on stderr.
+ */
+PP_API int pp_option(const char *key, size_t *value);
+
+/**
+ * pp_owns() - tell whether an address lies in the pool's arena.
+ * @addr: any address.
+ *
+ * A range check only: true for every address of the arena's reservation,
+ * whether or not it is allocated.  Before the pool is initialised nothing
+ * is the pool's.
+ *
+ * Context: any context; no lock, no system call, async-signal-safe.
+ * Return: 1 if @addr is in the arena, else 0.
+ */
+PP_API int pp_owns(const void *addr);
+
+/**
+ * pp_block_order() - the order an allocated block was allocated with.
+ * @addr: the first page of a block from pp_alloc_pages() (or its kin).
+ *
+ * Context: any context; no lock, no system call, async-signal-safe (it
+ * sets errno on failure).  The answer is only stable while the caller owns
+ * the block.
+ * Return: the order (0 .. PP_MAX_ORDER); or -1 with errno EINVAL when @addr
+ * is not the first page of an allocated block (outside the arena, interior,
+ * free or never handed out).  Nothing is printed.
+ */
+PP_API int pp_block_order(const void *addr);
 
 /**
  * pp_stats() - copy a snapshot of the pool's statistics.

@@ -95,10 +95,12 @@ static void atfork_child(void)
 	/* Another thread may have been in a lock-free window at the fork. */
 	bool others = pp_g.threads_seen > (pp_tls.seen ? 1u : 0u);
 
-	/* Re-made rather than unlocked: this thread's id may differ in the child. */
-	pthread_mutex_init(&pp_g.lock, NULL);
+	/*
+	 * Still held by this thread from atfork_prepare(): kept, not re-made
+	 * (re-initialising a locked mutex is undefined, and ThreadSanitizer
+	 * then sees a double lock); the lock is a default-type mutex.
+	 */
 	pp_options_atfork_child();
-	pp_lock();
 	if (others)
 		repair_locked();
 	pp_unlock();

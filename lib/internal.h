@@ -120,6 +120,10 @@ struct pp_options {
 	size_t grow;		/* bytes committed per growth */
 	bool stats;		/* print statistics at exit */
 	bool verbose;		/* print the effective settings at start-up */
+	/* read by libpagepool-rcu through pp_option() */
+	size_t rcu_delay_ms;	/* a partly filled block is handed on at half this age */
+	size_t rcu_spares;	/* empty blocks kept per thread */
+	bool rcu_blocks;	/* 0: no blocks, every call takes the fallback */
 };
 
 /* The global state: arena, buddy lists, pending list, registry, counters. */

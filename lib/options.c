@@ -28,6 +28,12 @@
 #define PP_DEF_ARENA	((size_t)64 << 30)
 #define PP_DEF_GROW	((size_t)4 << 20)
 #define PP_MAX_HIGH	65536
+/* libpagepool-rcu (include/pagepool/rcu.h): its keys live here too, so one
+ * parser and one precedence rule cover the whole of PAGEPOOL_CONF. */
+#define PP_DEF_RCU_DELAY_MS	1000
+#define PP_MAX_RCU_DELAY_MS	3600000
+#define PP_DEF_RCU_SPARES	4
+#define PP_MAX_RCU_SPARES	64
 
 enum kind { K_COUNT, K_BYTES, K_BOOL };
 
@@ -43,7 +49,11 @@ static const struct key {
 	{ "grow",    K_BYTES, offsetof(struct pp_options, grow) },
 	{ "stats",   K_BOOL,  offsetof(struct pp_options, stats) },
 	{ "verbose", K_BOOL,  offsetof(struct pp_options, verbose) },
+	{ "rcu_delay_ms", K_COUNT, offsetof(struct pp_options, rcu_delay_ms) },
+	{ "rcu_spares",   K_COUNT, offsetof(struct pp_options, rcu_spares) },
+	{ "rcu_blocks",   K_BOOL,  offsetof(struct pp_options, rcu_blocks) },
 };
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static pthread_mutex_t opt_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool env_read, frozen;
@@ -55,6 +65,9 @@ static void options_defaults(struct pp_options *o)
 	o->batch = PP_DEF_BATCH;
 	o->arena = PP_DEF_ARENA;
 	o->grow = PP_DEF_GROW;
+	o->rcu_delay_ms = PP_DEF_RCU_DELAY_MS;
+	o->rcu_spares = PP_DEF_RCU_SPARES;
+	o->rcu_blocks = true;
 }
 
 /* Parse an unsigned number with an optional K/M/G/T suffix (bytes only). */
@@ -138,9 +151,39 @@ static int finish(struct pp_options *o, const char *who)
 		pp_msg("%s: cap=%zu is larger than arena=%zu", who, o->cap, o->arena);
 		return -1;
 	}
+	if (o->rcu_delay_ms == 0 || o->rcu_delay_ms > PP_MAX_RCU_DELAY_MS) {
+		pp_msg("%s: rcu_delay_ms=%zu is out of range (1..%d)", who, o->rcu_delay_ms,
+		       PP_MAX_RCU_DELAY_MS);
+		return -1;
+	}
+	if (o->rcu_spares > PP_MAX_RCU_SPARES) {
+		pp_msg("%s: rcu_spares=%zu is out of range (0..%d)", who, o->rcu_spares,
+		       PP_MAX_RCU_SPARES);
+		return -1;
+	}
 	o->arena = (o->arena + block - 1) & ~(block - 1);
 	o->grow = (o->grow + block - 1) & ~(block - 1);
 	return 0;
+}
+
+static const struct key *find_key(const char *name, size_t len)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].name) == len && !strncmp(keys[i].name, name, len))
+			return &keys[i];
+	return NULL;
+}
+
+static void unknown_key(const char *who, const char *name, size_t len)
+{
+	char known[256];
+	size_t n = 0;
+
+	known[0] = '\0';
+	for (size_t i = 0; i < NKEYS && n < sizeof(known); i++)
+		n += (size_t)snprintf(known + n, sizeof(known) - n, "%s%s",
+				      i ? ", " : "", keys[i].name);
+	pp_msg("%s: unknown key '%.*s' (known: %s)", who, (int)len, name, known);
 }
 
 static int options_parse(struct pp_options *o, const char *conf, const char *who)
@@ -150,7 +193,7 @@ static int options_parse(struct pp_options *o, const char *conf, const char *who
 
 	while (*s) {
 		const char *end = strchr(s, ','), *eq;
-		size_t len = end ? (size_t)(end - s) : strlen(s), klen, vlen, i;
+		size_t len = end ? (size_t)(end - s) : strlen(s), klen, vlen;
 		const struct key *k = NULL;
 
 		if (len == 0) {			/* tolerate "a=1,,b=2" and a trailing comma */
@@ -164,12 +207,9 @@ static int options_parse(struct pp_options *o, const char *conf, const char *who
 		}
 		klen = (size_t)(eq - s);
 		vlen = len - klen - 1;
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (strlen(keys[i].name) == klen && !strncmp(keys[i].name, s, klen))
-				k = &keys[i];
+		k = find_key(s, klen);
 		if (!k) {
-			pp_msg("%s: unknown key '%.*s' (known: high, batch, arena, cap, grow, stats, verbose)",
-			       who, (int)klen, s);
+			unknown_key(who, s, klen);
 			return -1;
 		}
 		if (k->kind == K_BOOL) {
@@ -251,11 +291,37 @@ PP_API int pp_configure(const char *conf)
 	return ret;
 }
 
+PP_API int pp_option(const char *key, size_t *value)
+{
+	const struct key *k;
+
+	if (!key || !value) {
+		pp_msg("pp_option: %s is NULL", key ? "value" : "key");
+		errno = EINVAL;
+		return -1;
+	}
+	k = find_key(key, strlen(key));
+	if (!k) {
+		unknown_key("pp_option", key, strlen(key));
+		errno = ENOENT;
+		return -1;
+	}
+	if (!pp_init())
+		return -1;			/* errno ENOMEM, message printed */
+	/* Frozen since pp_init(): no lock needed to read. */
+	if (k->kind == K_BOOL)
+		*value = *(const bool *)((const char *)&pp_g.opt + k->off);
+	else
+		*value = *(const size_t *)((const char *)&pp_g.opt + k->off);
+	return 0;
+}
+
 void pp_options_print(const struct pp_options *o)
 {
 	pp_msg("settings: high=%zu batch=%zu arena=%zu cap=%zu%s grow=%zu stats=%d verbose=%d "
+	       "rcu_delay_ms=%zu rcu_spares=%zu rcu_blocks=%d "
 	       "page_size=%zu max_order=%d desc=%zuB/page",
 	       o->high, o->batch, o->arena, o->cap, o->cap ? "" : " (none)",
-	       o->grow, o->stats, o->verbose,
+	       o->grow, o->stats, o->verbose, o->rcu_delay_ms, o->rcu_spares, o->rcu_blocks,
 	       pp_g.page_size, PP_MAX_ORDER, sizeof(struct pp_desc));
 }

@@ -1,13 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# exports.sh - libpagepool.so exports the pp_ interface and nothing else.
+# exports.sh - libpagepool.so and libpagepool-rcu.so export their pp_
+# interface and nothing else.
 #
 # An automake test: exit 0 pass, 1 fail, 77 skip.  Run from the build
-# directory's top (top_builddir is set by the Makefile); PAGEPOOL_LIB names
-# another library to check, NM another nm.
+# directory's top (top_builddir is set by the Makefile); PAGEPOOL_LIB and
+# PAGEPOOL_RCU_LIB name other libraries to check, NM another nm.
 
 lib=${PAGEPOOL_LIB:-"${top_builddir:-.}/lib/.libs/libpagepool.so"}
+rcu_lib=${PAGEPOOL_RCU_LIB:-"${top_builddir:-.}/lib/.libs/libpagepool-rcu.so"}
 nm=${NM:-nm}
 
 # Where the sources are: $srcdir (exported by automake's test harness) is
@@ -23,15 +25,19 @@ done
 
 api="pp_alloc_page_try pp_alloc_page pp_alloc_pages pp_alloc_pages_bulk
 pp_free_page pp_free_pages pp_free_pages_bulk pp_thread_drain pp_configure
-pp_stats pp_page_size"
+pp_stats pp_page_size pp_option pp_owns pp_block_order"
+rcu_api="pp_rcu_init pp_rcu_free pp_rcu_free_head pp_rcu_barrier"
 
 internal="pp_test_audit pp_test_lock pp_test_unlock pp_buddy_alloc_locked
 pp_buddy_free_locked pp_lock pp_unlock pp_trylock pp_init pp_msg pp_g pp_tls
 pp_bad_free_slow pp_os_abort pp_os_reserve pp_os_commit pp_arena_grow_locked
 pp_tcache_refill_slow pp_stats_collect_locked pp_options_parse"
 
-if [ ! -e "$lib" ]; then
-	echo "SKIP: $lib not found (shared library not built?)"
+rcu_internal="ppr ppr_msg ppr_die ppr_self ppr_submit ppr_reclaim_block ppr_thread_slow
+ppr_flush_all_locked ppr_monitor_kick ppr_empty_block"
+
+if [ ! -e "$lib" ] || [ ! -e "$rcu_lib" ]; then
+	echo "SKIP: $lib or $rcu_lib not found (shared libraries not built?)"
 	exit 77
 fi
 if ! command -v "$nm" >/dev/null 2>&1; then
@@ -39,21 +45,30 @@ if ! command -v "$nm" >/dev/null 2>&1; then
 	exit 77
 fi
 
-# Every name declared in the private header is internal too.
-if [ -n "$top_srcdir" ] && [ -f "$top_srcdir/lib/internal.h" ]; then
-	from_header=$(grep -o 'pp_[a-z0-9_]*[ 	]*(' "$top_srcdir/lib/internal.h" |
-		sed 's/[ 	]*($//' | sort -u)
-	public=$(grep -o 'pp_[a-z0-9_]*' "$top_srcdir/include/pagepool.h" | sort -u)
-	for n in $from_header; do
-		echo "$public" | grep -qx "$n" || internal="$internal $n"
+# Every function declared in a private header is internal too.
+# private_names HEADER: its pp_/ppr_ function names not in a public header.
+private_names() {
+	[ -n "$top_srcdir" ] && [ -f "$1" ] || return 0
+	public=$(cat "$top_srcdir"/include/*.h "$top_srcdir"/include/pagepool/*.h |
+		grep -o 'pp_[a-z0-9_]*' | sort -u)
+	for n in $(grep -o 'ppr\{0,1\}_[a-z0-9_]*[ 	]*(' "$1" | sed 's/[ 	]*($//' | sort -u); do
+		echo "$public" | grep -qx "$n" || echo "$n"
 	done
-fi
+}
+internal="$internal $(private_names "$top_srcdir/lib/internal.h")"
+rcu_internal="$rcu_internal $(private_names "$top_srcdir/lib/rcu/rcu-internal.h")"
 
 tmp=${TMPDIR:-/tmp}/exports.$$
 trap 'rm -f "$tmp"' EXIT INT TERM
+status=0
+
+# check LIB API INTERNAL: LIB exports every name of API, none of INTERNAL,
+# only pp_ names, each declared in a public header.
+check() {
+lib=$1 api=$2 internal=$3
 if ! "$nm" -D --defined-only "$lib" >"$tmp"; then
 	echo "FAIL: $nm -D --defined-only $lib failed"
-	exit 1
+	return 1
 fi
 
 echo "checking $lib"
@@ -111,7 +126,7 @@ echo "  checked $nint internal names are not exported"
 if [ -n "$top_srcdir" ]; then
 	for s in $exported; do
 		case $s in pp_*) ;; *) continue ;; esac
-		if ! cat "$top_srcdir"/include/*.h | grep -q "[^a-z0-9_]${s}[ 	]*("; then
+		if ! cat "$top_srcdir"/include/*.h "$top_srcdir"/include/pagepool/*.h | grep -q "[^a-z0-9_]${s}[ 	]*("; then
 			echo "FAIL: exported $s is not declared in $top_srcdir/include/"
 			fail=1
 		fi
@@ -123,7 +138,11 @@ fi
 
 if [ $fail -ne 0 ]; then
 	echo "FAIL: $lib exports the wrong set of symbols"
-	exit 1
+	return 1
 fi
-echo "PASS: $lib exports exactly the pp_ interface"
-exit 0
+echo "PASS: $lib exports exactly its pp_ interface"
+}
+
+check "$lib" "$api" "$internal" || status=1
+check "$rcu_lib" "$rcu_api" "$rcu_internal" || status=1
+exit $status

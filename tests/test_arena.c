@@ -762,6 +762,53 @@ START_TEST(test_bad_flags_names_call)
 }
 END_TEST
 
+/* ---- pp_owns(), pp_block_order() ---------------------------------------- */
+
+START_TEST(test_owns_and_block_order)
+{
+	static char in_data[64];
+	int on_stack;
+	void *heap = calloc(1, 64), *blk[PP_MAX_ORDER + 1];
+
+	/* Before the pool exists nothing is the pool's. */
+	ck_assert_int_eq(pp_owns(heap), 0);
+	errno = 0;
+	ck_assert_int_eq(pp_block_order(heap), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	for (unsigned o = 0; o <= PP_MAX_ORDER; o++) {
+		blk[o] = pp_alloc_pages(o, 0);
+		ck_assert_ptr_nonnull(blk[o]);
+		ck_assert_int_eq(pp_owns(blk[o]), 1);
+		ck_assert_int_eq(pp_owns((char *)blk[o] + block_bytes(o) - 1), 1);
+		ck_assert_int_eq(pp_block_order(blk[o]), (int)o);
+		if (o) {	/* an interior page is the pool's but no block */
+			errno = 0;
+			ck_assert_int_eq(pp_block_order((char *)blk[o] + ps()), -1);
+			ck_assert_int_eq(errno, EINVAL);
+		}
+		errno = 0;
+		ck_assert_int_eq(pp_block_order((char *)blk[o] + 8), -1);	/* misaligned */
+		ck_assert_int_eq(errno, EINVAL);
+	}
+	ck_assert_int_eq(pp_owns(heap), 0);
+	ck_assert_int_eq(pp_owns(in_data), 0);
+	ck_assert_int_eq(pp_owns(&on_stack), 0);
+	ck_assert_int_eq(pp_owns(NULL), 0);
+	ck_assert_int_eq(pp_block_order(heap), -1);
+	ck_assert_int_eq(pp_block_order(NULL), -1);
+	for (unsigned o = 0; o <= PP_MAX_ORDER; o++) {
+		pp_free_pages(blk[o], o);
+		/* Freed (cached or on the lists): still the pool's, no longer a block. */
+		ck_assert_int_eq(pp_owns(blk[o]), 1);
+		errno = 0;
+		ck_assert_int_eq(pp_block_order(blk[o]), -1);
+		ck_assert_int_eq(errno, EINVAL);
+	}
+	free(heap);
+	check_conservation();
+}
+END_TEST
+
 /* ---- NULL frees, stats size --------------------------------------------- */
 
 START_TEST(test_free_null_noop)
@@ -806,6 +853,7 @@ static Suite *arena_suite(void)
 	Suite *s = suite_create("arena");
 	TCase *tc = new_tcase("arena");
 
+	tcase_add_test(tc, test_owns_and_block_order);
 	tcase_add_test(tc, test_page_size);
 	tcase_add_test(tc, test_all_orders_aligned_writable);
 	tcase_add_test(tc, test_mixed_orders_disjoint);

@@ -257,6 +257,10 @@ static const struct bad_case {
 	{ "high=0", "high", NULL },
 	{ "stats=2", "stats", "2" },			/* 0/1 only */
 	{ "verbose=1,cap=8M,bogus=1", "bogus", NULL },
+	{ "rcu_delay_ms=0", "rcu_delay_ms", NULL },	/* libpagepool-rcu's keys */
+	{ "rcu_delay_ms=3600001", "rcu_delay_ms", NULL },
+	{ "rcu_spares=65", "rcu_spares", NULL },
+	{ "rcu_blocks=2", "rcu_blocks", "2" },
 };
 enum { NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };
 
@@ -433,6 +437,94 @@ START_TEST(test_configure_overrides_env)
 }
 END_TEST
 
+/* ---- pp_option(): the effective values ------------------------------- */
+
+static size_t option(const char *key)
+{
+	size_t v = 12345;
+
+	ck_assert_msg(pp_option(key, &v) == 0, "pp_option(\"%s\") failed: %s", key,
+		      strerror(errno));
+	return v;
+}
+
+START_TEST(test_option_defaults)
+{
+	ck_assert_uint_eq(option("high"), 256);
+	ck_assert_uint_eq(option("batch"), 128);
+	ck_assert_uint_eq(option("cap"), 0);
+	ck_assert_uint_eq(option("stats"), 0);
+	ck_assert_uint_eq(option("rcu_delay_ms"), 1000);
+	ck_assert_uint_eq(option("rcu_spares"), 4);
+	ck_assert_uint_eq(option("rcu_blocks"), 1);
+}
+END_TEST
+
+/* Precedence as for every key: defaults < PAGEPOOL_CONF < pp_configure(). */
+START_TEST(test_option_precedence)
+{
+	ck_assert_int_eq(setenv("PAGEPOOL_CONF", "rcu_delay_ms=250,rcu_spares=9,cap=8M", 1), 0);
+	ck_assert_int_eq(pp_configure("rcu_spares=2,rcu_blocks=off,arena=64M"), 0);
+	ck_assert_uint_eq(option("rcu_delay_ms"), 250);
+	ck_assert_uint_eq(option("rcu_spares"), 2);
+	ck_assert_uint_eq(option("rcu_blocks"), 0);
+	ck_assert_uint_eq(option("cap"), 8 * MIB);
+	ck_assert_uint_eq(option("arena"), 64 * MIB);
+}
+END_TEST
+
+/* Reading an option initialises the pool: the options are fixed from then on. */
+START_TEST(test_option_fixes_options)
+{
+	struct capture c;
+	char msg[4096];
+	int r, e;
+
+	ck_assert_uint_eq(option("high"), 256);
+	capture_begin(&c);
+	errno = 0;
+	r = pp_configure("high=64");
+	e = errno;
+	capture_end(&c, msg, sizeof(msg));
+	ck_assert_msg(r == -1 && e == EBUSY, "pp_configure after pp_option: %d errno %d", r, e);
+	ck_assert_uint_eq(option("high"), 256);
+}
+END_TEST
+
+START_TEST(test_option_bad)
+{
+	struct capture c;
+	char msg[4096];
+	size_t v = 7;
+	int r, e;
+
+	capture_begin(&c);
+	errno = 0;
+	r = pp_option("bogus", &v);
+	e = errno;
+	capture_end(&c, msg, sizeof(msg));
+	ck_assert_msg(r == -1 && e == ENOENT, "unknown key: %d errno %d", r, e);
+	ck_assert_msg(has_text(msg, "pp_option") && has_text(msg, "bogus") &&
+		      has_text(msg, "rcu_delay_ms"),
+		      "message should name the call, the key and the known keys: \"%.500s\"", msg);
+	ck_assert_uint_eq(v, 7);
+	capture_begin(&c);
+	errno = 0;
+	r = pp_option(NULL, &v);
+	e = errno;
+	capture_end(&c, msg, sizeof(msg));
+	ck_assert_msg(r == -1 && e == EINVAL && has_text(msg, "pp_option"), "NULL key: %d %d \"%s\"",
+		      r, e, msg);
+	capture_begin(&c);
+	errno = 0;
+	r = pp_option("high", NULL);
+	e = errno;
+	capture_end(&c, msg, sizeof(msg));
+	ck_assert_msg(r == -1 && e == EINVAL && has_text(msg, "pp_option"), "NULL value: %d %d \"%s\"",
+		      r, e, msg);
+}
+END_TEST
+
 /* ---- verbose and stats output --------------------------------------- */
 
 START_TEST(test_verbose_prints_settings)
@@ -592,6 +684,10 @@ static Suite *options_suite(void)
 	tcase_add_test(te, test_env_bad_keeps_defaults);
 	tcase_add_test(te, test_env_bad_value);
 	tcase_add_test(te, test_configure_overrides_env);
+	tcase_add_test(te, test_option_defaults);
+	tcase_add_test(te, test_option_precedence);
+	tcase_add_test(te, test_option_fixes_options);
+	tcase_add_test(te, test_option_bad);
 	suite_add_tcase(s, te);
 
 	tcase_add_test(to, test_verbose_prints_settings);

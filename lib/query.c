@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * query.c - questions about an address: is it the pool's, and what block.
+ *
+ * Owns: pp_owns() and pp_block_order(), for code that holds pointers of
+ * more than one origin (libpagepool-rcu, the preload shim) and must route a
+ * free.  Both read the arena geometry and one descriptor; nothing is
+ * written, no lock is taken.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+PP_API int pp_owns(const void *addr)
+{
+	size_t off;
+
+	if (!__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE))
+		return 0;			/* no arena yet: nothing is ours */
+	off = (size_t)((const char *)addr - pp_g.base);
+	return off < (pp_g.npages_max << pp_g.page_shift);
+}
+
+PP_API int pp_block_order(const void *addr)
+{
+	size_t off;
+	const struct pp_desc *d;
+
+	if (!pp_owns(addr))
+		goto bad;
+	off = (size_t)((const char *)addr - pp_g.base);
+	if (off >= load_relaxed(&pp_g.committed_bytes) || (off & (pp_g.page_size - 1)))
+		goto bad;
+	d = &pp_g.desc[off >> pp_g.page_shift];
+	if (pp_state(d) != PP_PG_USED)
+		goto bad;
+	return load_relaxed(&d->order);
+bad:
+	errno = EINVAL;
+	return -1;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * barrier.c - pp_rcu_barrier(), and the rules for a call that waits.
+ *
+ * Owns: when a thread may wait for a grace period.  Inside a read-side
+ * critical section it may not (it would wait for itself); a urcu-qsbr
+ * thread that is merely online is taken offline for the wait, as liburcu's
+ * own synchronize_rcu() and rcu_barrier() do.
+ */
+#include "config.h"
+
+#include "rcu-internal.h"
+
+/*
+ * Before waiting: true when the caller was an online qsbr thread (now
+ * offline).  Inside a read-side section it reports @fn and aborts.
+ */
+bool ppr_wait_enter(const char *fn, const void *ptr)
+{
+	const struct rcu_flavor_struct *f = ppr.flavor;
+
+	if (!f->read_ongoing())
+		return false;
+	f->thread_offline();		/* qsbr: online is not a read-side section */
+	if (!f->read_ongoing())
+		return true;
+	f->thread_online();
+	ppr_die("%s(%p): called inside an RCU read-side critical section: waiting "
+		"for a grace period here would deadlock", fn, ptr);
+}
+
+void ppr_wait_leave(bool was_online)
+{
+	if (was_online)
+		ppr.flavor->thread_online();
+}
+
+/*
+ * After the flavour's barrier every block is past its grace period: free
+ * those still on their threads' expired lists, waiting for a thread that
+ * is freeing its own (it is busy meanwhile).
+ */
+static void free_expired(void)
+{
+	struct ppr_thread *t;
+
+	pthread_mutex_lock(&ppr.work);	/* the monitor may be freeing some */
+	pthread_mutex_lock(&ppr.lock);
+	cds_list_for_each_entry(t, &ppr.threads, link)
+		ppr_mark_steal(t);
+	ppr_fence_others();
+	cds_list_for_each_entry(t, &ppr.threads, link) {
+		while (ppr_is_busy(t))
+			ppr_pause_briefly();
+		ppr_reclaim_list(ppr_take_expired(t));
+		st_release(&t->steal, 0);
+	}
+	pthread_mutex_unlock(&ppr.lock);
+	pthread_mutex_unlock(&ppr.work);
+}
+
+PP_API void pp_rcu_barrier(void)
+{
+	bool was_online;
+
+	ppr_check_init("pp_rcu_barrier");
+	was_online = ppr_wait_enter("pp_rcu_barrier", NULL);
+	/* What the monitor took before us is freed before we get the lock. */
+	pthread_mutex_lock(&ppr.work);
+	ppr_flush_all_locked(true, NULL);
+	pthread_mutex_unlock(&ppr.work);
+	ppr.flavor->barrier();		/* every block handed to call_rcu() */
+	free_expired();
+	ppr_wait_leave(was_online);
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * free.c - the queueing entry points: pp_rcu_free() and pp_rcu_free_head().
+ *
+ * Owns: validating a pointer, appending it to this thread's block (the
+ * common path: plain loads and stores, see rcu-internal.h), sealing a
+ * full block, and the fallbacks when no block can be had without blocking:
+ * the object's own rcu_head (two-argument form) or waiting for a grace
+ * period (single-argument form), as the kernel's kvfree_rcu() does.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "rcu-internal.h"
+
+_Static_assert(sizeof(struct ppr_hnode) <= sizeof(struct rcu_head),
+	       "the fallback node must fit in a struct rcu_head");
+
+/* Pool pointers must be the first page of an allocated block. */
+static inline void validate(const char *fn, const void *ptr)
+{
+	if (pp_owns(ptr) && unlikely(pp_block_order(ptr) < 0))
+		ppr_die("%s(%p): a pool address that is not an allocated block "
+			"(interior page, already free, or never handed out)", fn, ptr);
+}
+
+/*
+ * The two-argument fallback: the object's rcu_head carries it (link and
+ * pointer, copied in with memcpy: the head's own type is liburcu's).  The
+ * monitor frees the list after a grace period.  Never blocks.
+ */
+static void queue_head(void *ptr, struct rcu_head *head)
+{
+	struct ppr_hnode node = { .ptr = ptr };
+	struct rcu_head *old = ld_relaxed(&ppr.heads);
+
+	do {
+		node.next = old;
+		memcpy(head, &node, sizeof(node));
+	} while (!__atomic_compare_exchange_n(&ppr.heads, &old, head, true,
+					      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+	ppr_monitor_kick();
+}
+
+/*
+ * The single-argument fallback: a block from a blocking allocation (the pool
+ * lock and mmap never wait for a grace period, so this is safe even inside a
+ * read-side section), else wait for a grace period and free @ptr now.
+ */
+static struct ppr_block *wait_or_block(struct ppr_thread *t, void *ptr)
+{
+	struct ppr_block *b;
+
+	if (t && (b = ppr_block_get_slow(t, 0)))
+		return b;
+	if (ppr.flavor->read_ongoing())
+		ppr_die("pp_rcu_free(%p): no block for the pointer and called inside an "
+			"RCU read-side critical section (or, with urcu-qsbr, while online): "
+			"waiting for a grace period here would deadlock; use "
+			"pp_rcu_free_head() in read-side sections", ptr);
+	ppr.flavor->update_synchronize_rcu();
+	ppr_free_now("pp_rcu_free", ptr);
+	return NULL;
+}
+
+/* A fresh block for @t, now counted as partly filled; NULL: fell back. */
+static struct ppr_block *start_block_slow(struct ppr_thread *t, void *ptr,
+					  struct rcu_head *head)
+{
+	struct ppr_block *b = t ? ppr_block_get_slow(t, PP_NOWAIT) : NULL;
+
+	if (!b) {
+		if (head) {
+			queue_head(ptr, head);
+			return NULL;
+		}
+		b = wait_or_block(t, ptr);
+		if (!b)
+			return NULL;
+	}
+	st_relaxed(&t->cur_birth, ppr_now_ms());
+	__atomic_fetch_add(&ppr.partials, 1, __ATOMIC_SEQ_CST);
+	ppr_monitor_kick_if_idle();
+	return b;
+}
+
+static void queue(const char *fn, void *ptr, struct rcu_head *head)
+{
+	struct ppr_thread *t = ppr_self;
+	struct ppr_block *b;
+
+	ppr_check_init(fn);
+	validate(fn, ptr);
+	if (unlikely(!t)) {
+		t = ppr_thread_slow();		/* NULL: exiting, or no memory */
+		if (!t) {
+			start_block_slow(NULL, ptr, head);	/* a fallback */
+			return;
+		}
+	}
+	ppr_own(t);
+	b = ld_relaxed(&t->cur);
+	if (unlikely(b == PPR_EMPTY)) {
+		b = start_block_slow(t, ptr, head);
+		if (!b) {
+			ppr_unown(t);
+			return;			/* queued through @head, or freed */
+		}
+		st_relaxed(&t->cur, b);
+	}
+	b->ptrs[b->count++] = ptr;
+	if (unlikely(b->count == ppr.cap)) {
+		ppr_submit(b);
+		__atomic_fetch_sub(&ppr.partials, 1, __ATOMIC_RELAXED);
+		st_relaxed(&t->cur, PPR_EMPTY);
+	}
+	ppr_unown(t);
+}
+
+PP_API void pp_rcu_free(void *ptr)
+{
+	if (ptr)
+		queue("pp_rcu_free", ptr, NULL);
+}
+
+PP_API void pp_rcu_free_head(void *ptr, struct rcu_head *head)
+{
+	if (!ptr)
+		return;
+	ppr_check_init("pp_rcu_free_head");
+	if (!head || (char *)head < (char *)ptr)
+		ppr_die("pp_rcu_free_head(%p, %p): the rcu_head must lie inside the object",
+			ptr, (void *)head);
+	if (pp_owns(ptr)) {
+		int order = pp_block_order(ptr);
+
+		if (order >= 0 && (size_t)((char *)(head + 1) - (char *)ptr) >
+					  (pp_page_size() << order))
+			ppr_die("pp_rcu_free_head(%p, %p): the rcu_head lies beyond the "
+				"block (order %d)", ptr, (void *)head, order);
+	}
+	queue("pp_rcu_free_head", ptr, head);
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reclaim.c - what happens after the grace period: pointers are freed.
+ *
+ * Owns: handing a full block to call_rcu() and its callback, freeing one
+ * pointer by its origin (pool block of any order, or C-library heap), and
+ * freeing a block's pointers in bulk: order-0 pool pages go back through
+ * pp_free_pages_bulk() in groups, heap pointers to free().
+ *
+ * Where: the callback does not free a block's pointers itself when the
+ * block's thread is alive.  It hands the block back to that thread
+ * (ppr_thread.expired), which frees them the next time it needs a block:
+ * pool pages then land in its own page cache, warm, for its next
+ * pp_alloc_page(), and heap pointers in its own malloc cache, instead of
+ * being freed cold on liburcu's callback thread.  A thread that has gone
+ * quiet has its expired blocks freed by the monitor (rcu_delay_ms / 2), an
+ * exited one by the callback itself.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/compiler.h>
+
+#include "rcu-internal.h"
+
+#define BULK	64	/* order-0 pages freed per pp_free_pages_bulk() call */
+#define AHEAD	8	/* pointers prefetched ahead: a heap free reads a header */
+
+static PPR_NORETURN void not_queued(const char *fn, void *ptr)
+{
+	ppr_die("%s(%p): the block was freed while queued for RCU "
+		"(queued twice, or freed directly)", fn, ptr);
+}
+
+void ppr_free_now(const char *fn, void *ptr)
+{
+	int order;
+
+	if (!pp_owns(ptr)) {
+		free(ptr);
+		return;
+	}
+	order = pp_block_order(ptr);
+	if (order < 0)
+		not_queued(fn, ptr);
+	pp_free_pages(ptr, (unsigned)order);
+}
+
+/* Free the pointers of a block whose grace period has passed. */
+void ppr_reclaim_contents(struct ppr_block *b)
+{
+	void *pages[BULK];
+	size_t n = 0;
+	uint32_t count = b->count;
+
+	for (uint32_t i = 0; i < count; i++) {
+		void *p = b->ptrs[i];
+
+		if (!pp_owns(p)) {
+			if (i + AHEAD < count)	/* free() reads the chunk header */
+				__builtin_prefetch((char *)b->ptrs[i + AHEAD] - 16);
+			free(p);
+			continue;
+		}
+		int order = pp_block_order(p);
+
+		if (order < 0)
+			not_queued("pp_rcu_free", p);
+		if (order) {
+			pp_free_pages(p, (unsigned)order);
+			continue;
+		}
+		pages[n++] = p;
+		if (n == BULK) {
+			pp_free_pages_bulk(n, pages);
+			n = 0;
+		}
+	}
+	if (n)
+		pp_free_pages_bulk(n, pages);
+	b->count = 0;
+}
+
+void ppr_reclaim_block(struct ppr_block *b)
+{
+	ppr_reclaim_contents(b);
+	ppr_block_put(b);
+}
+
+/* Reclaim a list of blocks linked through ->next. */
+void ppr_reclaim_list(struct ppr_block *b)
+{
+	while (b) {
+		struct ppr_block *next = b->next;
+
+		ppr_reclaim_block(b);
+		b = next;
+	}
+}
+
+/* Objects queued through their own rcu_head (struct ppr_hnode inside). */
+void ppr_reclaim_heads(struct rcu_head *h)
+{
+	while (h) {
+		struct ppr_hnode node;
+
+		memcpy(&node, h, sizeof(node));		/* see free.c: queue_head() */
+		ppr_free_now("pp_rcu_free_head", node.ptr);
+		h = node.next;
+	}
+}
+
+static void block_cb(struct rcu_head *head)
+{
+	struct ppr_block *b = caa_container_of(head, struct ppr_block, head);
+
+	(void)ld_acquire(&b->sealed);		/* pairs with ppr_submit() */
+	if (!ppr_block_expire(b))
+		ppr_reclaim_block(b);		/* its thread has exited */
+}
+
+/* One call_rcu() for a whole block; the caller is an RCU-registered thread. */
+void ppr_submit(struct ppr_block *b)
+{
+	st_release(&b->sealed, 1);
+	ppr.flavor->update_call_rcu(&b->head, block_cb);
+}
