@@ -58,8 +58,8 @@
 
 #include "pagepool.h"
 #include "pagepool/rcu.h"
+#include "benchutil.h"
 
-#define MAX_RUNS	99
 #define OBJ_SIZE	64	/* heap object size; bytes written per object */
 
 /* Objects per case: fast methods, and synchronize_rcu (one GP per object). */
@@ -91,26 +91,6 @@ _Static_assert(sizeof(struct heap_obj) == OBJ_SIZE, "a heap object is 64 bytes")
 
 static size_t page_size;
 
-static NOINLINE __attribute__((noreturn, format(printf, 1, 2)))
-void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("pp-rcu-bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 /* ---- child: one (kind, method), timed ---------------------------------- */
 
@@ -347,39 +327,9 @@ struct opts {
 	const char *argv0;
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
 
-	return (x > y) - (x < y);
-}
 
-static double median(const double *v, int n)
-{
-	double s[MAX_RUNS];
 
-	memcpy(s, v, (size_t)n * sizeof(*s));
-	qsort(s, (size_t)n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static double min_of(const double *v, int n)
-{
-	double m = v[0];
-
-	for (int i = 1; i < n; i++)
-		m = v[i] < m ? v[i] : m;
-	return m;
-}
-
-static double max_of(const double *v, int n)
-{
-	double m = v[0];
-
-	for (int i = 1; i < n; i++)
-		m = v[i] > m ? v[i] : m;
-	return m;
-}
 
 /* Parse the child's line into @r; false if it reported nothing valid. */
 static bool collect(struct row *r, FILE *in)
@@ -474,83 +424,8 @@ static int spawn(const struct opts *o, struct row *r)
 	return -1;
 }
 
-static void cpu_model(char *buf, size_t len)
-{
-	static const char *const keys[] = { "model name", "Model", "Hardware", "cpu model",
-					    "uarch", "cpu" };
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char *line = NULL;
-	size_t cap = 0;
-	size_t best = sizeof(keys) / sizeof(keys[0]);
 
-	snprintf(buf, len, "unknown CPU");
-	if (!f)
-		return;
-	while (getline(&line, &cap, f) > 0) {
-		char *colon = strchr(line, ':');
 
-		if (!colon)
-			continue;
-		for (size_t k = 0; k < best; k++) {
-			size_t kl = strlen(keys[k]);
-
-			if (!strncmp(line, keys[k], kl) && (line[kl] == '\t' || line[kl] == ' ' ||
-							    line[kl] == ':')) {
-				char *v = colon + 1;
-
-				v += strspn(v, " \t");
-				v[strcspn(v, "\n")] = '\0';
-				if (*v) {
-					snprintf(buf, len, "%s", v);
-					best = k;
-				}
-				break;
-			}
-		}
-	}
-	free(line);
-	fclose(f);
-}
-
-static int nr_cpus(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		return CPU_COUNT(&set);
-	return (int)sysconf(_SC_NPROCESSORS_ONLN);
-}
-
-/* The command line, shell-quoted where needed. */
-static void print_command(FILE *f, int argc, char **argv)
-{
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *libs = i ? NULL : strstr(a, "/.libs/");
-		char buf[PATH_MAX];
-
-		if (libs) {	/* libtool's wrapper ran us: show the wrapper */
-			const char *base = libs + strlen("/.libs/");
-
-			if (!strncmp(base, "lt-", 3))
-				base += 3;
-			snprintf(buf, sizeof(buf), "%.*s/%s", (int)(libs - a), a, base);
-			a = buf;
-		}
-		if (i)
-			fputc(' ', f);
-		if (*a && !a[strcspn(a, " \t\n'\"\\$`*?[]{}()<>|&;!#~")]) {
-			fputs(a, f);
-			continue;
-		}
-		fputc('\'', f);
-		for (; *a; a++)
-			if (*a == '\'')
-				fputs("'\\''", f);
-			else
-				fputc(*a, f);
-		fputc('\'', f);
-	}
-}
 
 /* The file urcu-memb was loaded from (liburcu 0.13 has no version macro). */
 static void urcu_library(char *buf, size_t len)
@@ -591,13 +466,6 @@ static double row_rss(const struct row *r)
 	return r->nv ? median(r->rss, r->nv) : 0;
 }
 
-static void fmt_ratio(char *buf, size_t len, double num, double den)
-{
-	if (num > 0 && den > 0)
-		snprintf(buf, len, "%.2f", num / den);
-	else
-		snprintf(buf, len, "n/a");
-}
 
 static int parent_main(const struct opts *o, int argc, char **argv)
 {
@@ -827,17 +695,9 @@ int main(int argc, char **argv)
 		case 'q':
 			o.quick = true;
 			break;
-		case 'r': {
-			char *end;
-			long v;
-
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 1 || v > MAX_RUNS)
-				die("--runs: '%s' is not a number in 1..%d", optarg, MAX_RUNS);
-			o.runs = (int)v;
+		case 'r':
+			o.runs = parse_runs(optarg);
 			break;
-		}
 		case 'n':
 			o.n = parse_count("--n", optarg);
 			break;

@@ -67,24 +67,6 @@ static void check_disjoint(const struct blk *b, size_t n)
 	}
 }
 
-
-static bool ident_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9') || ch == '_';
-}
-
-/* @word occurs in @text as a whole identifier. */
-static bool has_word(const char *text, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (const char *t = text; (t = strstr(t, word)) != NULL; t++)
-		if ((t == text || !ident_char(t[-1])) && !ident_char(t[n]))
-			return true;
-	return false;
-}
-
 static size_t cached_pages_now(void)
 {
 	struct pp_stats s = get_stats();

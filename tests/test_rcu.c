@@ -595,10 +595,16 @@ static void stress_assert_clean(const char *what, size_t min_swaps)
 		      "allocations", what, st.reused);
 }
 
+/* A correct writer under @conf: no violations, at least @min_swaps swaps. */
+static void stress_case(const char *conf, const char *what, size_t min_swaps)
+{
+	stress_run(W_RCU, conf, 1.6);
+	stress_assert_clean(what, min_swaps);
+}
+
 START_TEST(test_canary_stress)
 {
-	stress_run(W_RCU, "high=16,batch=8", 1.6);
-	stress_assert_clean("blocks", 1000 / SLOWDOWN);
+	stress_case("high=16,batch=8", "blocks", 1000 / SLOWDOWN);
 }
 END_TEST
 
@@ -608,17 +614,17 @@ END_TEST
  */
 START_TEST(test_canary_stress_short_delay)
 {
-	stress_run(W_RCU, "high=16,batch=8,rcu_delay_ms=10", 1.6);
-	stress_assert_clean("rcu_delay_ms=10", 1000 / SLOWDOWN);
+	stress_case("high=16,batch=8,rcu_delay_ms=10", "rcu_delay_ms=10", 1000 / SLOWDOWN);
 }
 END_TEST
 
-/* rcu_blocks=0: pp_rcu_free() waits and frees, pp_rcu_free_head() uses the head. */
+/*
+ * rcu_blocks=0: pp_rcu_free() waits and frees, pp_rcu_free_head() uses the
+ * head.  Each pp_rcu_free() waits for a grace period here: fewer swaps.
+ */
 START_TEST(test_canary_stress_fallback)
 {
-	stress_run(W_RCU, "high=16,batch=8,rcu_blocks=0", 1.6);
-	/* Each pp_rcu_free() waits for a grace period here: fewer swaps. */
-	stress_assert_clean("rcu_blocks=0", 100 / SLOWDOWN);
+	stress_case("high=16,batch=8,rcu_blocks=0", "rcu_blocks=0", 100 / SLOWDOWN);
 }
 END_TEST
 
@@ -744,6 +750,25 @@ static void *partial_queuer(void *arg)
 	return NULL;
 }
 
+/* Start QUEUERS partial_queuer()s and wait until each has queued. */
+static void queuers_start(pthread_t *t, double timeout_ms)
+{
+	for (int i = 0; i < QUEUERS; i++)
+		t[i] = spawn(partial_queuer, NULL);
+	ck_assert_msg(wait_flag(&qs.ready, QUEUERS, timeout_ms), "queuers did not start");
+}
+
+/* Let the queuers exit: then all they queued is back (@base in use). */
+static void queuers_leave(const pthread_t *t, size_t base)
+{
+	st_rel(&qs.leave, 1);
+	for (int i = 0; i < QUEUERS; i++)
+		join(t[i]);
+	ck_assert_msg(in_use() == base, "after the queuers exited: in_use %zu, base %zu",
+		      in_use(), base);
+	check_conservation();
+}
+
 START_TEST(test_barrier_takes_other_threads_partials)
 {
 	pthread_t t[QUEUERS];
@@ -751,9 +776,7 @@ START_TEST(test_barrier_takes_other_threads_partials)
 
 	rcu_setup("rcu_delay_ms=3600000");
 	base = in_use();
-	for (int i = 0; i < QUEUERS; i++)
-		t[i] = spawn(partial_queuer, NULL);
-	ck_assert_msg(wait_flag(&qs.ready, QUEUERS, 10000), "queuers did not start");
+	queuers_start(t, 10000);
 	sleep_ms(50);
 	mid = in_use();
 	/* QPAGES pages and one block each, none of it due for an hour. */
@@ -766,12 +789,7 @@ START_TEST(test_barrier_takes_other_threads_partials)
 		      "pp_rcu_barrier() left %zu pages in use (base %zu, slack %zu): the "
 		      "other threads' partly filled blocks were not flushed", after, base,
 		      slack(QUEUERS));
-	st_rel(&qs.leave, 1);
-	for (int i = 0; i < QUEUERS; i++)
-		join(t[i]);
-	ck_assert_msg(in_use() == base, "after the queuers exited: in_use %zu, base %zu",
-		      in_use(), base);
-	check_conservation();
+	queuers_leave(t, base);
 }
 END_TEST
 
@@ -788,9 +806,7 @@ START_TEST(test_barrier_takes_other_threads_full_blocks)
 	rcu_setup("rcu_delay_ms=3600000");
 	base = in_use();
 	qs.pages = 2500;		/* a few full blocks and a partial one each */
-	for (int i = 0; i < QUEUERS; i++)
-		t[i] = spawn(partial_queuer, NULL);
-	ck_assert_msg(wait_flag(&qs.ready, QUEUERS, 20000), "queuers did not start");
+	queuers_start(t, 20000);
 	sleep_ms(200);			/* the full blocks' grace periods end */
 	if (getenv("PP_TEST_VERBOSE"))
 		fprintf(stderr, "full blocks of quiet threads: in_use %zu before the "
@@ -801,12 +817,7 @@ START_TEST(test_barrier_takes_other_threads_full_blocks)
 		      "pp_rcu_barrier() left %zu pages in use (base %zu, slack %zu) of "
 		      "%d queued by quiet threads", after, base, slack(QUEUERS),
 		      QUEUERS * qs.pages);
-	st_rel(&qs.leave, 1);
-	for (int i = 0; i < QUEUERS; i++)
-		join(t[i]);
-	ck_assert_msg(in_use() == base, "after the queuers exited: in_use %zu, base %zu",
-		      in_use(), base);
-	check_conservation();
+	queuers_leave(t, base);
 }
 END_TEST
 
@@ -1074,40 +1085,6 @@ END_TEST
 
 /* ---- children that must abort with a message (run_child) ---------------- */
 
-static bool ident_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9') || ch == '_';
-}
-
-/* @word occurs in @text as a whole identifier / number. */
-static bool has_word(const char *text, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (const char *s = text; (s = strstr(s, word)) != NULL; s++)
-		if ((s == text || !ident_char(s[-1])) && !ident_char(s[n]))
-			return true;
-	return false;
-}
-
-static void describe(int status, char *buf, size_t len)
-{
-	if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else
-		snprintf(buf, len, "status %#x", status);
-}
-
-/* In the child: announce the address the next (bad) call is about. */
-static void mark(const void *p)
-{
-	dprintf(STDERR_FILENO, "@@ADDR %p\n", p);
-}
-
 static void child_fail(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 static void child_fail(int code, const char *fmt, ...)
@@ -1120,15 +1097,6 @@ static void child_fail(int code, const char *fmt, ...)
 	dprintf(STDERR_FILENO, "\n");
 	va_end(ap);
 	_exit(code);
-}
-
-static void *must_alloc(unsigned order)
-{
-	void *p = pp_alloc_pages(order, 0);
-
-	if (!p)
-		child_fail(98, "allocation of order %u failed", order);
-	return p;
 }
 
 /*
@@ -1162,74 +1130,6 @@ static size_t child_slack(void)
 	if (pp_option("rcu_spares", &v))
 		child_fail(95, "pp_option(rcu_spares) failed");
 	return 2 * v + 1;
-}
-
-/* Text after the @@ADDR marker; the address into @addr. */
-static const char *after_mark(const struct child *c, char *addr, size_t len)
-{
-	const char *m = strstr(c->err, "@@ADDR ");
-	const char *nl;
-	size_t n;
-
-	ck_assert_msg(m != NULL, "child did not reach the bad call; stderr: \"%.800s\"",
-		      c->err);
-	m += strlen("@@ADDR ");
-	nl = strchr(m, '\n');
-	ck_assert_ptr_nonnull(nl);
-	n = (size_t)(nl - m);
-	ck_assert_uint_lt(n, len);
-	memcpy(addr, m, n);
-	addr[n] = '\0';
-	return nl + 1;
-}
-
-/*
- * @fn must die of SIGABRT after its "@@ADDR" mark, with a message naming
- * @call (if not NULL), containing @word (if not NULL) and, if @with_addr, the address.
- */
-static void expect_abort(void (*fn)(void), const char *call, const char *word,
-			 bool with_addr)
-{
-	const char *name = call ? call : "the call";
-	struct child c;
-	char addr[64], how[128];
-	const char *tail;
-
-	run_child(fn, &c, "@@SURVIVED\n");
-	describe(c.status, how, sizeof(how));
-	ck_assert_msg(!(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGALRM),
-		      "%s: the child hung (killed by its 20 s alarm) instead of reporting "
-		      "and aborting; stderr: \"%.800s\"", name, c.err);
-	tail = after_mark(&c, addr, sizeof(addr));
-	ck_assert_msg(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT,
-		      "%s(%s): child %s, want SIGABRT; stderr: \"%.800s\"", name, addr, how,
-		      c.err);
-	if (call)
-		ck_assert_msg(has_word(tail, call), "%s(%s) aborted without naming %s: "
-			      "\"%.800s\"", name, addr, name, tail);
-	if (word)
-		ck_assert_msg(strstr(tail, word) != NULL,
-			      "%s(%s) aborted without saying \"%s\": \"%.800s\"", name, addr,
-			      word, tail);
-	if (with_addr)
-		ck_assert_msg(has_word(tail, addr), "%s(%s) aborted without printing the "
-			      "address %s: \"%.800s\"", name, addr, addr, tail);
-}
-
-/* @fn must return normally, printing nothing after its mark. */
-static void expect_survive(void (*fn)(void), const char *what)
-{
-	struct child c;
-	char addr[64], how[128];
-	const char *tail;
-
-	run_child(fn, &c, "@@SURVIVED\n");
-	describe(c.status, how, sizeof(how));
-	tail = after_mark(&c, addr, sizeof(addr));
-	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
-		      "%s (%s): child %s; stderr: \"%.800s\"", what, addr, how, c.err);
-	ck_assert_msg(strcmp(tail, "@@SURVIVED\n") == 0, "%s (%s) printed: \"%.800s\"",
-		      what, addr, tail);
 }
 
 /* (c) misuse: a call that has to wait, from inside a read-side section. */
@@ -1299,7 +1199,7 @@ END_TEST
 
 /* ---- 6. bad input ----------------------------------------------------- */
 
-static void bad_interior(void)
+static void bad_interior_free(void)
 {
 	char *p;
 
@@ -1319,7 +1219,7 @@ static void bad_interior_head(void)
 	pp_rcu_free_head(p + 2 * ps(), (struct rcu_head *)(p + 2 * ps() + 64));
 }
 
-static void bad_misaligned(void)
+static void bad_misaligned_free(void)
 {
 	char *p;
 
@@ -1468,9 +1368,9 @@ static void bad_queued_then_freed(void)
 
 START_TEST(test_bad_interior)
 {
-	expect_abort(bad_interior, "pp_rcu_free", NULL, true);
+	expect_abort(bad_interior_free, "pp_rcu_free", NULL, true);
 	expect_abort(bad_interior_head, "pp_rcu_free_head", NULL, true);
-	expect_abort(bad_misaligned, "pp_rcu_free", NULL, true);
+	expect_abort(bad_misaligned_free, "pp_rcu_free", NULL, true);
 }
 END_TEST
 
@@ -1516,28 +1416,34 @@ static void other_quiescent_state(void)
 {
 }
 
+/* pp_rcu_init(@flavor) with its stderr into @msg and its errno into *@e. */
+static int init_captured(const struct rcu_flavor_struct *flavor, int *e, char *msg,
+			 size_t len)
+{
+	struct capture cap;
+	int r;
+
+	capture_begin(&cap);
+	errno = 0;
+	r = pp_rcu_init(flavor);
+	*e = errno;
+	capture_end(&cap, msg, len);
+	return r;
+}
+
 START_TEST(test_init_errors)
 {
 	struct rcu_flavor_struct incomplete = *fl, other = *fl;
-	struct capture cap;
 	char msg[1024];
 	size_t base;
 	int r, e;
 
-	capture_begin(&cap);
-	errno = 0;
-	r = pp_rcu_init(NULL);
-	e = errno;
-	capture_end(&cap, msg, sizeof(msg));
+	r = init_captured(NULL, &e, msg, sizeof(msg));
 	ck_assert_msg(r == -1 && e == EINVAL, "pp_rcu_init(NULL): %d, errno %d", r, e);
 	ck_assert_msg(has_word(msg, "pp_rcu_init"), "no message naming pp_rcu_init: \"%s\"", msg);
 
 	incomplete.read_ongoing = NULL;
-	errno = 0;
-	capture_begin(&cap);
-	r = pp_rcu_init(&incomplete);
-	e = errno;
-	capture_end(&cap, msg, sizeof(msg));
+	r = init_captured(&incomplete, &e, msg, sizeof(msg));
 	ck_assert_msg(r == -1 && e == EINVAL, "flavour without read_ongoing: %d, errno %d", r, e);
 
 	rcu_setup(NULL);
@@ -1546,11 +1452,7 @@ START_TEST(test_init_errors)
 
 	/* Another flavour: another address (and one entry point changed). */
 	other.read_quiescent_state = other_quiescent_state;
-	errno = 0;
-	capture_begin(&cap);
-	r = pp_rcu_init(&other);
-	e = errno;
-	capture_end(&cap, msg, sizeof(msg));
+	r = init_captured(&other, &e, msg, sizeof(msg));
 	ck_assert_msg(r == -1 && e == EBUSY, "pp_rcu_init(another flavour): %d, errno %d", r, e);
 	ck_assert_msg(has_word(msg, "pp_rcu_init"), "no message naming pp_rcu_init: \"%s\"", msg);
 

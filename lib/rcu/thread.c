@@ -74,6 +74,18 @@ static void drain_returned(struct ppr_thread *t)
 	}
 }
 
+/* Keep an empty block as one of @t's spares, or give it back to the pool. */
+static void keep_spare(struct ppr_thread *t, struct ppr_block *b)
+{
+	if (t->nspare < ppr.spares) {
+		b->next = t->spare;
+		t->spare = b;
+		t->nspare++;
+	} else {
+		pp_free_page(b);
+	}
+}
+
 /*
  * An empty block for @t: one of its expired blocks (whose pointers it frees
  * now, into its own caches), a spare, a returned one, or a pool page.
@@ -86,13 +98,7 @@ struct ppr_block *ppr_block_get_slow(struct ppr_thread *t, unsigned flags)
 	for (r = b ? b->next : NULL; r; r = next) {	/* the rest: spares */
 		next = r->next;
 		ppr_reclaim_contents(r);
-		if (t->nspare < ppr.spares) {
-			r->next = t->spare;
-			t->spare = r;
-			t->nspare++;
-		} else {
-			pp_free_page(r);
-		}
+		keep_spare(t, r);
 	}
 	if (b) {
 		ppr_reclaim_contents(b);
@@ -105,13 +111,7 @@ struct ppr_block *ppr_block_get_slow(struct ppr_thread *t, unsigned flags)
 		for (r = b->next; r; r = next) {
 			next = r->next;
 			__atomic_fetch_sub(&t->nreturned, 1, __ATOMIC_RELAXED);
-			if (t->nspare < ppr.spares) {
-				r->next = t->spare;
-				t->spare = r;
-				t->nspare++;
-			} else {
-				pp_free_page(r);
-			}
+			keep_spare(t, r);
 		}
 	} else if (ppr.blocks) {
 		b = pp_alloc_page(flags);
