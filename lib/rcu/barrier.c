@@ -37,11 +37,14 @@ void ppr_wait_leave(bool was_online)
 
 /*
  * After the flavour's barrier every block is past its grace period: free
- * those still on their threads' expired lists, waiting for a thread that
- * is freeing its own (it is busy meanwhile).
+ * those still on their threads' expired lists - waiting for a thread that
+ * is freeing its own (busy meanwhile), and for a callback freeing an exited
+ * thread's (ppr.reclaiming).  Each thread is held off only while its list is
+ * taken.
  */
 static void free_expired(void)
 {
+	struct ppr_block *all = NULL, *b, *last;
 	struct ppr_thread *t;
 
 	pthread_mutex_lock(&ppr.work);	/* the monitor may be freeing some */
@@ -52,11 +55,20 @@ static void free_expired(void)
 	cds_list_for_each_entry(t, &ppr.threads, link) {
 		while (ppr_is_busy(t))
 			ppr_pause_briefly();
-		ppr_reclaim_list(ppr_take_expired(t));
+		b = ppr_take_expired(t);
 		st_release(&t->steal, 0);
+		if (b) {
+			for (last = b; last->next; last = last->next)
+				;
+			last->next = all;
+			all = b;
+		}
 	}
 	pthread_mutex_unlock(&ppr.lock);
+	ppr_reclaim_list(all);
 	pthread_mutex_unlock(&ppr.work);
+	while (__atomic_load_n(&ppr.reclaiming, __ATOMIC_SEQ_CST))
+		ppr_pause_briefly();
 }
 
 PP_API void pp_rcu_barrier(void)

@@ -59,7 +59,16 @@ static struct ppr_block *wait_or_block(struct ppr_thread *t, void *ptr)
 			"RCU read-side critical section (or, with urcu-qsbr, while online): "
 			"waiting for a grace period here would deadlock; use "
 			"pp_rcu_free_head() in read-side sections", ptr);
+	/*
+	 * Not busy while waiting: a taker (pp_rcu_barrier()) waiting for us
+	 * would hold up readers spinning in ppr_own(), and so our grace period.
+	 * Nothing of ours is in flight: cur is EMPTY and only we fill it.
+	 */
+	if (t)
+		ppr_unown(t);
 	ppr.flavor->update_synchronize_rcu();
+	if (t)
+		ppr_own(t);
 	ppr_free_now("pp_rcu_free", ptr);
 	return NULL;
 }
@@ -107,7 +116,7 @@ static void queue(const char *fn, void *ptr, struct rcu_head *head)
 			ppr_unown(t);
 			return;			/* queued through @head, or freed */
 		}
-		st_relaxed(&t->cur, b);
+		st_release(&t->cur, b);		/* after cur_birth, for the monitor */
 	}
 	b->ptrs[b->count++] = ptr;
 	if (unlikely(b->count == ppr.cap)) {

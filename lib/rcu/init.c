@@ -82,6 +82,9 @@ uint64_t ppr_now_ms(void)
  * this thread quiescent: an online qsbr thread goes offline for it; inside
  * a read-side critical section it cannot wait, and only tries.
  */
+/* Per thread: two threads may fork at once. */
+static __thread bool fork_work_held;
+
 static void atfork_prepare(void)
 {
 	const struct rcu_flavor_struct *f = ld_acquire(&ppr.flavor);
@@ -97,20 +100,22 @@ static void atfork_prepare(void)
 		}
 	}
 	if (in_section) {
-		ppr.fork_work_held = !pthread_mutex_trylock(&ppr.work);
+		fork_work_held = !pthread_mutex_trylock(&ppr.work);
 	} else {
 		pthread_mutex_lock(&ppr.work);
-		ppr.fork_work_held = true;
+		fork_work_held = true;
 	}
 	if (was_online)
 		f->thread_online();
 	pthread_mutex_lock(&ppr.lock);
+	pthread_mutex_lock(&ppr.start_lock);
 }
 
 static void atfork_parent(void)
 {
+	pthread_mutex_unlock(&ppr.start_lock);
 	pthread_mutex_unlock(&ppr.lock);
-	if (ppr.fork_work_held)
+	if (fork_work_held)
 		pthread_mutex_unlock(&ppr.work);
 }
 
@@ -118,8 +123,9 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
 	/* Held since atfork_prepare(): unlocked, not re-made (see lib/fork.c). */
+	pthread_mutex_unlock(&ppr.start_lock);
 	pthread_mutex_unlock(&ppr.lock);
-	if (ppr.fork_work_held)
+	if (fork_work_held)
 		pthread_mutex_unlock(&ppr.work);
 	else	/* the monitor may have held it: best effort */
 		pthread_mutex_init(&ppr.work, NULL);

@@ -50,6 +50,20 @@ static bool due(struct ppr_thread *t, bool force, uint64_t now, uint64_t *due_mi
 	return false;
 }
 
+/* Has @t left its expired blocks for rcu_delay_ms / 2?  Else note when. */
+static bool expired_due(struct ppr_thread *t, uint64_t now, uint64_t *due_min)
+{
+	uint64_t at;
+
+	if (!ld_relaxed(&t->expired))
+		return false;
+	at = ld_relaxed(&t->expired_at) + ppr.delay_ms / 2;
+	if (at <= now)
+		return true;
+	*due_min = *due_min && *due_min < at ? *due_min : at;
+	return false;
+}
+
 /*
  * Take the current blocks of the threads marked in @steal (see
  * rcu-internal.h): one asymmetric fence for all of them, then each owner is
@@ -108,7 +122,7 @@ void ppr_flush_all_locked(bool force, uint64_t *next)
 			marked = true;
 		}
 		/* Expired blocks their thread has not come for (already past a GP). */
-		if (!force && (b = ppr_take_expired(t))) {
+		if (!force && expired_due(t, now, &due_min) && (b = ppr_take_expired(t))) {
 			for (last = b; last->next; last = last->next)
 				;
 			last->next = expired;
@@ -237,7 +251,6 @@ void ppr_monitor_kick_if_idle(void)
 /* Fork child: the helper is gone (ppr.work was held across the fork). */
 void ppr_monitor_atfork_child(void)
 {
-	pthread_mutex_init(&ppr.start_lock, NULL);	/* only ever held briefly */
 	sem_destroy(&ppr.wake);
 	sem_init(&ppr.wake, 0, 0);
 	ppr.monitor_running = false;

@@ -87,7 +87,9 @@ struct ppr_thread {
 	size_t nreturned;		/* blocks on it, at most rcu_spares */
 	struct ppr_block *spare;	/* owner only: empty blocks ready */
 	size_t nspare;
-	bool alive;			/* a live thread owns this state */
+	bool alive;			/* a live thread owns it: blocks may come back */
+	bool reusable;			/* its thread's exit is over: a new one may take it */
+	uint64_t expired_at;		/* ms when expired last became non-empty */
 	struct cds_list_head link;	/* ppr.threads, under ppr.lock */
 };
 
@@ -115,9 +117,9 @@ struct ppr_global {
 	pthread_mutex_t work;		/* held while taken work is being freed */
 	size_t partials;		/* partly filled blocks in ppr_thread.cur */
 	size_t expired;			/* blocks on the threads' expired lists */
+	size_t reclaiming;		/* callbacks freeing an exited owner's expired blocks */
 	struct ppr_block *handoff;	/* blocks for the monitor (push / take-all) */
 	struct rcu_head *heads;		/* fallback objects (push / take-all) */
-	bool fork_work_held;		/* atfork prepare holds ppr.work */
 	bool membarrier;		/* fence.c: asymmetric fences available */
 };
 
@@ -141,6 +143,9 @@ extern __thread bool ppr_exited PPR_HIDDEN
 						    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)); \
 	} while (0)
 
+/* monitor.c: a short sleep for a wait on another thread */
+PPR_HIDDEN void ppr_pause_briefly(void);
+
 /* fence.c */
 PPR_HIDDEN void ppr_fence_init(void);
 PPR_HIDDEN void ppr_fence_others(void);
@@ -161,8 +166,11 @@ static inline void ppr_own(struct ppr_thread *t)
 		if (likely(!__atomic_load_n(&t->steal, __ATOMIC_SEQ_CST)))
 			return;
 		st_release(&t->busy, 0);
-		while (ld_acquire(&t->steal))
-			caa_cpu_relax();
+		for (unsigned spins = 0; ld_acquire(&t->steal); spins++)
+			if (spins < 1000)
+				caa_cpu_relax();
+			else		/* let a preempted taker run (SCHED_FIFO) */
+				ppr_pause_briefly();
 	}
 }
 
@@ -201,7 +209,6 @@ PPR_HIDDEN void ppr_monitor_kick_if_idle(void);
 PPR_HIDDEN int ppr_monitor_start(void);
 PPR_HIDDEN void ppr_monitor_atfork_child(void);
 PPR_HIDDEN void ppr_flush_all_locked(bool force, uint64_t *next);
-PPR_HIDDEN void ppr_pause_briefly(void);
 
 /* barrier.c */
 PPR_HIDDEN bool ppr_wait_enter(const char *fn, const void *ptr);

@@ -28,7 +28,8 @@ struct ppr_thread *ppr_thread_slow(void)
 		return NULL;
 	pthread_mutex_lock(&ppr.lock);
 	cds_list_for_each_entry(it, &ppr.threads, link)
-		if (!ld_acquire(&it->alive)) {	/* its exit's writes are visible */
+		if (ld_acquire(&it->reusable)) {	/* its exit is over and visible */
+			st_relaxed(&it->reusable, false);
 			t = it;
 			break;
 		}
@@ -149,10 +150,16 @@ bool ppr_block_expire(struct ppr_block *b)
 	if (!t || !__atomic_load_n(&t->alive, __ATOMIC_SEQ_CST))
 		return false;
 	__atomic_fetch_add(&ppr.expired, 1, __ATOMIC_SEQ_CST);
+	if (!ld_relaxed(&t->expired))
+		st_relaxed(&t->expired_at, ppr_now_ms());
 	ppr_push(&t->expired, b, next);
 	/* The owner may have exited between the check and the push. */
-	if (!__atomic_load_n(&t->alive, __ATOMIC_SEQ_CST))
+	if (!__atomic_load_n(&t->alive, __ATOMIC_SEQ_CST)) {
+		/* Counted before the take: pp_rcu_barrier() waits for it. */
+		__atomic_fetch_add(&ppr.reclaiming, 1, __ATOMIC_SEQ_CST);
 		ppr_reclaim_list(ppr_take_expired(t));
+		__atomic_fetch_sub(&ppr.reclaiming, 1, __ATOMIC_RELEASE);
+	}
 	ppr_monitor_kick_if_idle();	/* a quiet owner may never take it */
 	return true;
 }
@@ -188,6 +195,7 @@ void ppr_thread_exit(void *arg)
 	ppr_exited = true;
 	ppr_self = NULL;
 	if (b != PPR_EMPTY) {
+		st_relaxed(&t->cur, PPR_EMPTY);	/* before the push: never in two places */
 		ppr_push(&ppr.handoff, b, next);
 		__atomic_fetch_sub(&ppr.partials, 1, __ATOMIC_RELAXED);
 		ppr_monitor_kick();
@@ -199,14 +207,15 @@ void ppr_thread_exit(void *arg)
 	__atomic_store_n(&t->alive, false, __ATOMIC_SEQ_CST);
 	drain_returned(t);
 	ppr_reclaim_list(ppr_take_expired(t));
-	st_relaxed(&t->cur, PPR_EMPTY);
 	ppr_unown(t);
+	st_release(&t->reusable, true);		/* last: a new thread may take it */
 }
 
 /*
- * Fork child: every state but this thread's lost its thread.  Their partly
- * filled blocks are handed on (a block another thread was appending to at
- * the instant of the fork is lost to the child) and they become reusable.
+ * Fork child: every state but this thread's lost its thread (or its exit).
+ * Their partly filled blocks are handed on (what another thread held in a
+ * local variable at the instant of the fork is lost to the child, never
+ * freed twice) and they become reusable.
  */
 void ppr_threads_atfork_child(void)
 {
@@ -214,14 +223,17 @@ void ppr_threads_atfork_child(void)
 	struct ppr_block *b;
 
 	cds_list_for_each_entry(t, &ppr.threads, link) {
-		if (t == ppr_self || !t->alive)
+		if (t == ppr_self)
 			continue;
 		b = t->cur;
 		t->cur = PPR_EMPTY;
-		if (b && b != PPR_EMPTY) {
+		/* Sealed: already in call_rcu(), which liburcu's fork hooks carry. */
+		if (b != PPR_EMPTY && !b->sealed) {
 			b->next = ppr.handoff;
 			ppr.handoff = b;
 		}
+		t->busy = 0;			/* its thread may have been in a call */
+		t->steal = 0;
 		free_list(t->spare);
 		t->spare = NULL;
 		t->nspare = 0;
@@ -234,6 +246,7 @@ void ppr_threads_atfork_child(void)
 			b->next = ppr.handoff;
 			ppr.handoff = b;
 		}
+		t->reusable = true;
 	}
 	/* Counted afresh: other threads may have been between count and slot. */
 	ppr.partials = ppr_self && ppr_self->cur != PPR_EMPTY;
