@@ -13,9 +13,9 @@
  * small header and about 500 pointers).  A full block gets one call_rcu();
  * after its grace period its pool pages go back in bulk and its heap pointers
  * to free().  A few empty blocks are kept per thread, so the common case
- * allocates nothing; the block's own thread frees its pointers when it next
- * needs a block (into its own caches, warm), or a helper thread does if it
- * has gone quiet.  A partly filled block is handed on at rcu_delay_ms / 2
+ * allocates nothing; the block's own thread frees its pointers, one per
+ * call (into its own caches, on top), or a helper thread does if it has
+ * gone quiet.  A partly filled block is handed on at rcu_delay_ms / 2
  * (PAGEPOOL_CONF, default 1000 ms), by the helper thread (made on first
  * need), and at once when its thread exits: every pointer is freed within
  * rcu_delay_ms as long as a grace period takes less than half of it.
@@ -74,8 +74,9 @@ PP_API int pp_rcu_init(const struct rcu_flavor_struct *flavor);
  * waits for a grace period and frees @ptr before returning.
  *
  * Context: the common case takes no lock, makes no system call and no
- * atomic read-modify-write; once per ~500 pointers it hands a block to
- * call_rcu() and frees the pointers of an expired block.  May block and wait for a grace period when
+ * atomic read-modify-write, and frees one pointer of an expired block of
+ * this thread (free() or a pool free); once per ~500 pointers it hands a
+ * block to call_rcu() and may free what remains of an expired block.  May block and wait for a grace period when
  * no block can be had, so it must then not be called inside a read-side
  * critical section (flavor->read_ongoing(); with urcu-qsbr: while online):
  * that misuse is reported on stderr naming the call, and aborts, instead of
@@ -97,9 +98,9 @@ PP_API void pp_rcu_free(void *ptr);
  * read-side critical section; takes pool pages with PP_NOWAIT only.  The
  * first call on a thread makes its small state (calloc, the registry
  * lock), and the first call in a process (or a fork child) that has work
- * for the helper thread starts it.  When it needs a new block it frees the
- * pointers of its thread's expired blocks (about 500 frees, once per ~500
- * calls).  Not async-signal-safe.  @head outside a pool block, or before
+ * for the helper thread starts it.  Like pp_rcu_free() it frees one pointer
+ * of an expired block per call, and up to ~500 once per ~500 calls.  Not
+ * async-signal-safe.  @head outside a pool block, or before
  * @ptr, is reported and aborts.
  */
 PP_API void pp_rcu_free_head(void *ptr, struct rcu_head *head);

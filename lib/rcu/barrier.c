@@ -55,14 +55,21 @@ static void free_expired(void)
 	cds_list_for_each_entry(t, &ppr.threads, link) {
 		while (ppr_is_busy(t))
 			ppr_pause_briefly();
-		b = ppr_take_expired(t);
-		st_release(&t->steal, 0);
-		if (b) {
-			for (last = b; last->next; last = last->next)
-				;
-			last->next = all;
-			all = b;
+		for (int i = 0; i < 2; i++) {	/* its expired list and its drain list */
+			if (i == 0) {
+				b = ppr_take_expired(t);
+			} else {
+				b = ld_relaxed(&t->drain);
+				st_relaxed(&t->drain, NULL);
+			}
+			if (b) {
+				for (last = b; last->next; last = last->next)
+					;
+				last->next = all;
+				all = b;
+			}
 		}
+		st_release(&t->steal, 0);
 	}
 	pthread_mutex_unlock(&ppr.lock);
 	ppr_reclaim_list(all);

@@ -124,6 +124,8 @@ static void queue(const char *fn, void *ptr, struct rcu_head *head)
 		__atomic_fetch_sub(&ppr.partials, 1, __ATOMIC_RELAXED);
 		st_relaxed(&t->cur, PPR_EMPTY);
 	}
+	if (ld_relaxed(&t->drain) || ld_relaxed(&t->expired))
+		ppr_drain_one(t);		/* one in, one out */
 	ppr_unown(t);
 }
 

@@ -34,20 +34,32 @@ void ppr_pause_briefly(void)
 	nanosleep(&ts, NULL);
 }
 
-/* Is @t's block one to take now (any block with @force)? */
-static bool due(struct ppr_thread *t, bool force, uint64_t now, uint64_t *due_min)
+/* Is the time @at past?  Else note it in *@due_min. */
+static bool past(uint64_t at, uint64_t now, uint64_t *due_min)
 {
-	uint64_t at;
-
-	if (ld_acquire(&t->cur) == PPR_EMPTY)
-		return force;		/* a barrier also waits for a call in progress */
-	if (force)
-		return true;
-	at = ld_relaxed(&t->cur_birth) + ppr.delay_ms / 2;
 	if (at <= now)
 		return true;
 	*due_min = *due_min && *due_min < at ? *due_min : at;
 	return false;
+}
+
+/*
+ * Is @t's current block or drain list one to take now (anything with
+ * @force)?  A drain list is taken when its owner has not freed it within
+ * rcu_delay_ms / 2 (it frees one pointer per call: a slow caller).
+ */
+static bool due(struct ppr_thread *t, bool force, uint64_t now, uint64_t *due_min)
+{
+	uint64_t half = ppr.delay_ms / 2;
+	bool cur_due = false, drain_due = false;
+
+	if (force)
+		return true;		/* a barrier also waits for a call in progress */
+	if (ld_acquire(&t->cur) != PPR_EMPTY)
+		cur_due = past(ld_relaxed(&t->cur_birth) + half, now, due_min);
+	if (ld_relaxed(&t->drain))
+		drain_due = past(ld_relaxed(&t->drain_at) + half, now, due_min);
+	return cur_due || drain_due;
 }
 
 /* Has @t left its expired blocks for rcu_delay_ms / 2?  Else note when. */
@@ -65,13 +77,16 @@ static bool expired_due(struct ppr_thread *t, uint64_t now, uint64_t *due_min)
 }
 
 /*
- * Take the current blocks of the threads marked in @steal (see
- * rcu-internal.h): one asymmetric fence for all of them, then each owner is
- * waited for (@force) or skipped while busy.  Caller holds ppr.lock.
+ * Take the current blocks and drain lists of the threads marked in @steal
+ * (see rcu-internal.h): one asymmetric fence for all of them, then each
+ * owner is waited for (@force) or skipped while busy.  Current blocks are
+ * returned (they need a grace period), drain lists go to *@drained (past
+ * theirs).  Caller holds ppr.lock.
  */
-static struct ppr_block *take_marked(bool force, uint64_t now, uint64_t *due_min)
+static struct ppr_block *take_marked(bool force, uint64_t now, uint64_t *due_min,
+				     struct ppr_block **drained)
 {
-	struct ppr_block *taken = NULL, *b;
+	struct ppr_block *taken = NULL, *b, *last;
 	struct ppr_thread *t;
 
 	ppr_fence_others();
@@ -91,6 +106,14 @@ static struct ppr_block *take_marked(bool force, uint64_t now, uint64_t *due_min
 			__atomic_fetch_sub(&ppr.partials, 1, __ATOMIC_RELAXED);
 			b->next = taken;
 			taken = b;
+		}
+		b = ld_relaxed(&t->drain);
+		if (b && (force || ld_relaxed(&t->drain_at) + ppr.delay_ms / 2 <= now)) {
+			st_relaxed(&t->drain, NULL);
+			for (last = b; last->next; last = last->next)
+				;
+			last->next = *drained;
+			*drained = b;
 		}
 next:
 		st_release(&t->steal, 0);
@@ -130,7 +153,7 @@ void ppr_flush_all_locked(bool force, uint64_t *next)
 		}
 	}
 	if (marked)
-		taken = take_marked(force, now, &due_min);
+		taken = take_marked(force, now, &due_min, &expired);
 	pthread_mutex_unlock(&ppr.lock);
 	ppr_reclaim_list(expired);
 	b = xchg(&ppr.handoff, NULL);

@@ -83,6 +83,8 @@ struct ppr_thread {
 	unsigned steal;			/* someone waits to take cur */
 	uint64_t cur_birth;		/* ms when cur got its first pointer */
 	struct ppr_block *expired;	/* grace period over, pointers to free (push / take-all) */
+	struct ppr_block *drain;	/* owner's: expired blocks it frees one pointer per call */
+	uint64_t drain_at;		/* ms when drain was taken from expired */
 	struct ppr_block *returned;	/* emptied blocks (push / take-all) */
 	size_t nreturned;		/* blocks on it, at most rcu_spares */
 	struct ppr_block *spare;	/* owner only: empty blocks ready */
@@ -192,6 +194,7 @@ PPR_HIDDEN struct ppr_block *ppr_block_get_slow(struct ppr_thread *t, unsigned f
 PPR_HIDDEN void ppr_block_put(struct ppr_block *b);
 PPR_HIDDEN bool ppr_block_expire(struct ppr_block *b);
 PPR_HIDDEN struct ppr_block *ppr_take_expired(struct ppr_thread *t);
+PPR_HIDDEN void ppr_keep_spare(struct ppr_thread *t, struct ppr_block *b);
 PPR_HIDDEN void ppr_thread_exit(void *arg);
 PPR_HIDDEN void ppr_threads_atfork_child(void);
 
@@ -200,6 +203,7 @@ PPR_HIDDEN void ppr_free_now(const char *fn, void *ptr);
 PPR_HIDDEN void ppr_reclaim_contents(struct ppr_block *b);
 PPR_HIDDEN void ppr_reclaim_block(struct ppr_block *b);
 PPR_HIDDEN void ppr_reclaim_list(struct ppr_block *b);
+PPR_HIDDEN void ppr_drain_one(struct ppr_thread *t);
 PPR_HIDDEN void ppr_reclaim_heads(struct rcu_head *h);
 PPR_HIDDEN void ppr_submit(struct ppr_block *b);
 

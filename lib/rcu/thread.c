@@ -76,7 +76,7 @@ static void drain_returned(struct ppr_thread *t)
 }
 
 /* Keep an empty block as one of @t's spares, or give it back to the pool. */
-static void keep_spare(struct ppr_thread *t, struct ppr_block *b)
+void ppr_keep_spare(struct ppr_thread *t, struct ppr_block *b)
 {
 	if (t->nspare < ppr.spares) {
 		b->next = t->spare;
@@ -88,31 +88,34 @@ static void keep_spare(struct ppr_thread *t, struct ppr_block *b)
 }
 
 /*
- * An empty block for @t: one of its expired blocks (whose pointers it frees
- * now, into its own caches), a spare, a returned one, or a pool page.
- * Called owning @t (busy), so pp_rcu_barrier() waits for the frees.
+ * An empty block for @t: a spare, the head of its drain list or one of its
+ * expired blocks (whose remaining pointers it frees now, into its own
+ * caches), a returned one, or a pool page.  Called owning @t (busy), so
+ * pp_rcu_barrier() waits for the frees.
  */
 struct ppr_block *ppr_block_get_slow(struct ppr_thread *t, unsigned flags)
 {
-	struct ppr_block *b = ppr_take_expired(t), *r, *next;
+	struct ppr_block *b, *r, *next;
 
-	for (r = b ? b->next : NULL; r; r = next) {	/* the rest: spares */
-		next = r->next;
-		ppr_reclaim_contents(r);
-		keep_spare(t, r);
-	}
-	if (b) {
-		ppr_reclaim_contents(b);
-	} else if ((b = t->spare)) {
+	if ((b = t->spare)) {
 		t->spare = b->next;
 		t->nspare--;
+	} else if ((b = ld_relaxed(&t->drain))) {
+		st_relaxed(&t->drain, b->next);
+		ppr_reclaim_contents(b);
+	} else if ((b = ppr_take_expired(t))) {
+		if (b->next) {		/* the rest is drained call by call */
+			st_relaxed(&t->drain_at, ppr_now_ms());
+			st_relaxed(&t->drain, b->next);
+		}
+		ppr_reclaim_contents(b);
 	} else if ((b = xchg(&t->returned, NULL))) {
 		/* Keep up to rcu_spares of them (one is about to be used). */
 		__atomic_fetch_sub(&t->nreturned, 1, __ATOMIC_RELAXED);
 		for (r = b->next; r; r = next) {
 			next = r->next;
 			__atomic_fetch_sub(&t->nreturned, 1, __ATOMIC_RELAXED);
-			keep_spare(t, r);
+			ppr_keep_spare(t, r);
 		}
 	} else if (ppr.blocks) {
 		b = pp_alloc_page(flags);
@@ -207,6 +210,8 @@ void ppr_thread_exit(void *arg)
 	__atomic_store_n(&t->alive, false, __ATOMIC_SEQ_CST);
 	drain_returned(t);
 	ppr_reclaim_list(ppr_take_expired(t));
+	ppr_reclaim_list(ld_relaxed(&t->drain));
+	st_relaxed(&t->drain, NULL);
 	ppr_unown(t);
 	st_release(&t->reusable, true);		/* last: a new thread may take it */
 }
@@ -241,8 +246,11 @@ void ppr_threads_atfork_child(void)
 		free_list(t->returned);
 		t->returned = NULL;
 		t->nreturned = 0;
-		while ((b = t->expired)) {	/* an extra grace period is harmless */
-			t->expired = b->next;
+		while ((b = t->expired) || (b = t->drain)) {	/* an extra grace period is harmless */
+			if (b == t->expired)
+				t->expired = b->next;
+			else
+				t->drain = b->next;
 			b->next = ppr.handoff;
 			ppr.handoff = b;
 		}
