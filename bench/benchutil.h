@@ -7,6 +7,7 @@
 #define PP_BENCHUTIL_H
 
 #include <errno.h>
+#include <sys/wait.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,64 @@ static inline void fmt_ratio(char *buf, size_t len, double num, double den)
 		snprintf(buf, len, "%.2f", num / den);
 	else
 		snprintf(buf, len, "n/a");
+}
+
+/*
+ * Re-run this program (/proc/self/exe) with @args, its stdout on a pipe.
+ * @in_child (may be NULL) prepares the child's environment before exec.
+ * Return: the pipe's reading end; *@pid the child.
+ */
+static inline FILE *spawn_self(const char *const *args, void (*in_child)(const void *),
+			       const void *arg, pid_t *pid)
+{
+	int fd[2];
+	FILE *in;
+
+	if (pipe(fd) != 0)
+		die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	*pid = fork();
+	if (*pid < 0)
+		die("fork: %s", strerror(errno));
+	if (*pid == 0) {
+		if (dup2(fd[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		close(fd[0]);
+		close(fd[1]);
+		if (in_child)
+			in_child(arg);
+		execv("/proc/self/exe", (char *const *)args);
+		fprintf(stderr, "%s: exec /proc/self/exe: %s\n", program_invocation_short_name,
+			strerror(errno));
+		_exit(127);
+	}
+	close(fd[1]);
+	in = fdopen(fd[0], "r");
+	if (!in)
+		die("fdopen: %s", strerror(errno));
+	return in;
+}
+
+/* The exit status of child @pid. */
+static inline int wait_child(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid: %s", strerror(errno));
+	return status;
+}
+
+/* End of a report: close the CSV, flush the table, total time on stderr. */
+static inline void finish_report(FILE *csv, const char *csv_name, double t_start)
+{
+	if (csv && fclose(csv) != 0)
+		die("%s: %s", csv_name, strerror(errno));
+	if (fflush(stdout) != 0)
+		die("stdout: %s", strerror(errno));
+	fprintf(stderr, "%s: total %.1f s\n", program_invocation_short_name,
+		(now_ns() - t_start) / 1e9);
 }
 
 #endif /* PP_BENCHUTIL_H */

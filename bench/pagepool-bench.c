@@ -683,10 +683,35 @@ struct opts {
  * (stdout and stderr to /dev/null).  Returns the child's exit status: 0,
  * EXIT_SKIPPED, or -1 on failure (a message has been printed).
  */
+struct child_env {
+	enum backend bk;
+	bool probe;
+};
+
+/* In the child, before exec: the backend's preload, the probe's silence. */
+static void child_env(const void *arg)
+{
+	const struct child_env *c = arg;
+
+	if (c->probe) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, STDERR_FILENO);
+	}
+	if (bks[c->bk].preload)
+		setenv("LD_PRELOAD", bks[c->bk].preload, 1);
+	if (c->probe)
+		setenv("PAGEPOOL_BENCH_PROBE", "1", 1);
+	else
+		unsetenv("PAGEPOOL_BENCH_PROBE");
+}
+
 static int spawn(const struct opts *o, enum backend bk, bool probe)
 {
+	struct child_env child;
 	const char *args[8];
-	int n = 0, fd[2], status;
+	int n = 0, status;
 	bool got = false;
 	pid_t pid;
 	FILE *in;
@@ -702,46 +727,16 @@ static int spawn(const struct opts *o, enum backend bk, bool probe)
 	}
 	args[n] = NULL;
 
-	if (pipe(fd) != 0)
-		die("pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (dup2(fd[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		close(fd[0]);
-		close(fd[1]);
-		if (probe) {
-			int null = open("/dev/null", O_WRONLY);
-
-			if (null >= 0)
-				dup2(null, STDERR_FILENO);
-		}
-		if (bks[bk].preload)
-			setenv("LD_PRELOAD", bks[bk].preload, 1);
-		if (probe)
-			setenv("PAGEPOOL_BENCH_PROBE", "1", 1);
-		else
-			unsetenv("PAGEPOOL_BENCH_PROBE");
-		execv("/proc/self/exe", (char *const *)args);
-		fprintf(stderr, "pagepool-bench: exec /proc/self/exe: %s\n", strerror(errno));
-		_exit(127);
-	}
-	close(fd[1]);
-	in = fdopen(fd[0], "r");
-	if (!in)
-		die("fdopen: %s", strerror(errno));
+	child.bk = bk;
+	child.probe = probe;
+	in = spawn_self(args, child_env, &child, &pid);
 	if (!probe)
 		got = collect(bk, in);
 	else
 		while (fgetc(in) != EOF)
 			;
 	fclose(in);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			die("waitpid: %s", strerror(errno));
+	status = wait_child(pid);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SKIPPED)
 		return EXIT_SKIPPED;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && (probe || got))
@@ -888,11 +883,7 @@ static int parent_main(const struct opts *o, int argc, char **argv)
 		if (failed[b])
 			printf("FAILED: %s (see stderr).\n", bks[b].name);
 
-	if (csv && (fclose(csv) != 0))
-		die("%s: %s", o->csv, strerror(errno));
-	if (fflush(stdout) != 0)
-		die("stdout: %s", strerror(errno));
-	fprintf(stderr, "pagepool-bench: total %.1f s\n", (now_ns() - t_start) / 1e9);
+	finish_report(csv, o->csv, t_start);
 	return any_fail ? 1 : 0;
 }
 

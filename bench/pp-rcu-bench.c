@@ -199,32 +199,23 @@ static inline __attribute__((always_inline)) void run_free(enum kind k, unsigned
 	}
 }
 
+/* The kind as a constant in each loop, so the timed loop has no dispatch. */
+#define BY_KIND(run, k, n) ((k) == K_HEAP ? run(K_HEAP, (n)) : run(K_PAGE, (n)))
+
 static NOINLINE void run_case(enum kind k, enum method m, unsigned long n)
 {
 	switch (m) {
 	case M_PPR:
-		if (k == K_HEAP)
-			run_ppr(K_HEAP, n);
-		else
-			run_ppr(K_PAGE, n);
+		BY_KIND(run_ppr, k, n);
 		break;
 	case M_CALL:
-		if (k == K_HEAP)
-			run_call(K_HEAP, n);
-		else
-			run_call(K_PAGE, n);
+		BY_KIND(run_call, k, n);
 		break;
 	case M_SYNC:
-		if (k == K_HEAP)
-			run_sync(K_HEAP, n);
-		else
-			run_sync(K_PAGE, n);
+		BY_KIND(run_sync, k, n);
 		break;
 	case M_FREE:
-		if (k == K_HEAP)
-			run_free(K_HEAP, n);
-		else
-			run_free(K_PAGE, n);
+		BY_KIND(run_free, k, n);
 		break;
 	default:
 		abort();
@@ -371,7 +362,7 @@ static int spawn(const struct opts *o, struct row *r)
 {
 	char nbuf[32];
 	const char *args[8];
-	int n = 0, fd[2], status;
+	int n = 0, status;
 	bool got;
 	pid_t pid;
 	FILE *in;
@@ -385,30 +376,10 @@ static int spawn(const struct opts *o, struct row *r)
 	args[n++] = nbuf;
 	args[n] = NULL;
 
-	if (pipe(fd) != 0)
-		die("pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (dup2(fd[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		close(fd[0]);
-		close(fd[1]);
-		execv("/proc/self/exe", (char *const *)args);
-		fprintf(stderr, "pp-rcu-bench: exec /proc/self/exe: %s\n", strerror(errno));
-		_exit(127);
-	}
-	close(fd[1]);
-	in = fdopen(fd[0], "r");
-	if (!in)
-		die("fdopen: %s", strerror(errno));
+	in = spawn_self(args, NULL, NULL, &pid);
 	got = collect(r, in);
 	fclose(in);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			die("waitpid: %s", strerror(errno));
+	status = wait_child(pid);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && got)
 		return 0;
 	if (got)		/* the result of a failed child does not count */
@@ -633,11 +604,7 @@ static int parent_main(const struct opts *o, int argc, char **argv)
 				       kind_names[k], method_names[m],
 				       o->runs - rows[k][m].nv, o->runs);
 
-	if (csv && fclose(csv) != 0)
-		die("%s: %s", o->csv, strerror(errno));
-	if (fflush(stdout) != 0)
-		die("stdout: %s", strerror(errno));
-	fprintf(stderr, "pp-rcu-bench: total %.1f s\n", (now_ns() - t_start) / 1e9);
+	finish_report(csv, o->csv, t_start);
 	return any_fail ? 1 : 0;
 }
 

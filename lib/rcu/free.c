@@ -17,12 +17,23 @@
 _Static_assert(sizeof(struct ppr_hnode) <= sizeof(struct rcu_head),
 	       "the fallback node must fit in a struct rcu_head");
 
-/* Pool pointers must be the first page of an allocated block. */
-static inline void validate(const char *fn, const void *ptr)
+/*
+ * Before anything is written: the library is initialised, and a pool
+ * pointer is the first page of an allocated block.  Return: its order, or
+ * -1 for a heap pointer.
+ */
+static inline int validate(const char *fn, const void *ptr)
 {
-	if (pp_owns(ptr) && unlikely(pp_block_order(ptr) < 0))
+	int order;
+
+	ppr_check_init(fn);
+	if (!pp_owns(ptr))
+		return -1;
+	order = pp_block_order(ptr);
+	if (unlikely(order < 0))
 		ppr_die("%s(%p): a pool address that is not an allocated block "
 			"(interior page, already free, or never handed out)", fn, ptr);
+	return order;
 }
 
 /*
@@ -94,13 +105,12 @@ static struct ppr_block *start_block_slow(struct ppr_thread *t, void *ptr,
 	return b;
 }
 
-static void queue(const char *fn, void *ptr, struct rcu_head *head)
+/* Queue a validated pointer (@head: the two-argument form's, or NULL). */
+static void queue(void *ptr, struct rcu_head *head)
 {
 	struct ppr_thread *t = ppr_self;
 	struct ppr_block *b;
 
-	ppr_check_init(fn);
-	validate(fn, ptr);
 	if (unlikely(!t)) {
 		t = ppr_thread_slow();		/* NULL: exiting, or no memory */
 		if (!t) {
@@ -131,25 +141,24 @@ static void queue(const char *fn, void *ptr, struct rcu_head *head)
 
 PP_API void pp_rcu_free(void *ptr)
 {
-	if (ptr)
-		queue("pp_rcu_free", ptr, NULL);
+	if (!ptr)
+		return;
+	validate("pp_rcu_free", ptr);
+	queue(ptr, NULL);
 }
 
 PP_API void pp_rcu_free_head(void *ptr, struct rcu_head *head)
 {
+	int order;
+
 	if (!ptr)
 		return;
-	ppr_check_init("pp_rcu_free_head");
+	order = validate("pp_rcu_free_head", ptr);
 	if (!head || (char *)head < (char *)ptr)
 		ppr_die("pp_rcu_free_head(%p, %p): the rcu_head must lie inside the object",
 			ptr, (void *)head);
-	if (pp_owns(ptr)) {
-		int order = pp_block_order(ptr);
-
-		if (order >= 0 && (size_t)((char *)(head + 1) - (char *)ptr) >
-					  (pp_page_size() << order))
-			ppr_die("pp_rcu_free_head(%p, %p): the rcu_head lies beyond the "
-				"block (order %d)", ptr, (void *)head, order);
-	}
-	queue("pp_rcu_free_head", ptr, head);
+	if (order >= 0 && (size_t)((char *)(head + 1) - (char *)ptr) > (pp_page_size() << order))
+		ppr_die("pp_rcu_free_head(%p, %p): the rcu_head lies beyond the block (order %d)",
+			ptr, (void *)head, order);
+	queue(ptr, head);
 }

@@ -135,7 +135,6 @@ void ppr_flush_all_locked(bool force, uint64_t *next)
 	struct rcu_head *heads;
 	uint64_t now = ppr_now_ms(), due_min = 0;
 	struct ppr_thread *t;
-
 	bool marked = false;
 
 	pthread_mutex_lock(&ppr.lock);
