@@ -24,7 +24,7 @@ PP_API size_t pp_page_size(void)
 }
 
 /* Initialise if @flags allow it: PP_TRY and PP_NOWAIT make no system call. */
-static bool ready_for(unsigned flags)
+bool pp_ready_for(unsigned flags)
 {
 	if (likely(__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE)))
 		return true;
@@ -45,8 +45,8 @@ static void *alloc_global(struct pp_tcache *tc, unsigned order, unsigned flags)
 
 	if (flags & PP_TRY)
 		goto again;			/* nothing cached above order 3 */
-	if (!ready_for(flags))
-		return NULL;			/* errno from ready_for() */
+	if (!pp_ready_for(flags))
+		return NULL;			/* errno from pp_ready_for() */
 	if (!pp_lock_for(flags))
 		goto again;
 	p = pp_buddy_alloc_reclaim_locked(tc, order, flags);
@@ -66,7 +66,7 @@ again:
 /* The cache of @order had nothing: refill it (initialising if allowed). */
 static void *alloc_miss_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
 {
-	if (!(flags & PP_TRY) && !ready_for(flags)) {
+	if (!(flags & PP_TRY) && !pp_ready_for(flags)) {
 		pp_event(misses, 1);
 		return NULL;
 	}

@@ -175,6 +175,52 @@ void pp_buddy_add_range_locked(size_t idx, size_t npages)
 	}
 }
 
+/* The FREE block holding page @i, if there is one. */
+static bool free_block_of(size_t i, size_t *head, unsigned *order)
+{
+	for (unsigned k = 0; k <= PP_MAX_ORDER; k++) {
+		size_t h = i & ~(((size_t)1 << k) - 1);
+		const struct pp_desc *d = &pp_g.desc[h];
+
+		if (pp_state(d) == PP_PG_FREE && load_relaxed(&d->order) == k) {
+			*head = h;
+			*order = k;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * pp_buddy_take_range_locked() - take pages [@idx, @idx + @npages) off the
+ * lists if every one of them is free there (the parts of their blocks
+ * outside the range go back as aligned blocks); false, with nothing
+ * changed, if any is not.  For growing a run in place (exact.c).
+ */
+bool pp_buddy_take_range_locked(size_t idx, size_t npages)
+{
+	size_t end = idx + npages, h, bend;
+	unsigned k;
+
+	if (end > pp_g.committed)
+		return false;
+	for (size_t i = idx; i < end; i = h + ((size_t)1 << k))
+		if (!free_block_of(i, &h, &k))
+			return false;
+	for (size_t i = idx; i < end; i = bend) {
+		free_block_of(i, &h, &k);
+		bend = h + ((size_t)1 << k);
+		list_del(k, h);
+		pp_set_state(&pp_g.desc[h], PP_PG_NONE);
+		pp_g.free_pages -= (size_t)1 << k;
+		if (h < idx)
+			pp_buddy_add_range_locked(h, idx - h);
+		if (bend > end)
+			pp_buddy_add_range_locked(end, bend - end);
+	}
+	return true;
+}
+
 /*
  * pp_pending_push() - hand a validated block over without the lock.
  * Lock-free, bounded by contention only; async-signal-safe.

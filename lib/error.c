@@ -13,25 +13,28 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
 void pp_msg(const char *fmt, ...)
 {
+	static const char prefix[] = "pagepool: ";
 	char buf[512];
+	size_t len = sizeof(prefix) - 1;
 	va_list ap;
 	int n;
 
+	/* One write per message, so lines of concurrent processes stay whole. */
+	memcpy(buf, prefix, len);
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	n = vsnprintf(buf + len, sizeof(buf) - len - 1, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	if ((size_t)n > sizeof(buf) - 2)
-		n = sizeof(buf) - 2;
-	buf[n++] = '\n';
-	pp_os_write_err("pagepool: ", 10);
-	pp_os_write_err(buf, (size_t)n);
+	len += (size_t)n < sizeof(buf) - len - 2 ? (size_t)n : sizeof(buf) - len - 2;
+	buf[len++] = '\n';
+	pp_os_write_err(buf, len);
 }
 
 bool pp_check_flags(const char *fn, unsigned flags)
@@ -49,7 +52,7 @@ static const char *state_name(unsigned s)
 	case PP_PG_FREE:
 	case PP_PG_CACHED:
 	case PP_PG_PENDING:
-		return "double free: the page is already free";
+		return "the block is already free (a double free, or use after free)";
 	case PP_PG_META:
 		return "the page holds the allocator's own metadata";
 	default:

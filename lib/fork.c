@@ -55,15 +55,21 @@ static size_t mark_kept(struct pp_tcache *tc)
 static void repair_locked(void)
 {
 	struct pp_tcache *tc = pp_tls.tc;
-	size_t idx, used = 0;
+	size_t idx, step, used = 0;
 
 	pp_tcache_forget_others();
 	pp_g.pending_pages = mark_kept(tc);
 	pp_g.cache_meta = tc ? (size_t)1 << tc->storage_order : 0;
-	for (idx = 0; idx < pp_g.committed; idx++) {
+	/*
+	 * Head by head, skipping each block's length: a block another thread
+	 * was cutting into a run at the fork (exact.c) counts whole until its
+	 * head was re-marked, and its new pieces only after.
+	 */
+	for (idx = 0; idx < pp_g.committed; idx += step) {
 		struct pp_desc *d = &pp_g.desc[idx];
 		unsigned s = pp_state(d), order = d->order;
 
+		step = s == PP_PG_NONE ? 1 : (size_t)1 << order;
 		if (s & MARK_KEEP)
 			pp_set_state(d, s & ~MARK_KEEP);
 		else if (s == PP_PG_USED)

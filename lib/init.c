@@ -22,13 +22,31 @@ struct pp_global pp_g = {
 static pthread_once_t init_once_ctl = PTHREAD_ONCE_INIT;
 static bool init_ok;
 
+/* stats=1: what runs at exit; the preload shim prints its own summary. */
+void (*pp_stats_at_exit)(void) = pp_stats_print;
+
 static void stats_at_exit(void)
 {
-	pp_stats_print();
+	pp_stats_at_exit();
+}
+
+/*
+ * The global lock spins briefly before it sleeps (glibc's adaptive mutex):
+ * it is held for a few list operations, less than a futex sleep and wake-up.
+ * bench/preload-bench (4 threads, 2 CPUs, median of 3): 440-465 ms against
+ * 497-523 ms with a plain mutex.
+ */
+static pthread_mutexattr_t *lock_attr(pthread_mutexattr_t *attr)
+{
+	if (pthread_mutexattr_init(attr) ||
+	    pthread_mutexattr_settype(attr, PTHREAD_MUTEX_ADAPTIVE_NP))
+		return NULL;
+	return attr;
 }
 
 static void init_once(void)
 {
+	pthread_mutexattr_t attr;
 	unsigned k;
 
 	pp_options_freeze();
@@ -38,7 +56,8 @@ static void init_once(void)
 		pp_g.head[k] = PP_NIL;
 	CDS_INIT_LIST_HEAD(&pp_g.caches);
 	/* Nothing takes the lock before ready is set (every path checks it). */
-	pthread_mutex_init(&pp_g.lock, NULL);
+	pthread_mutex_init(&pp_g.lock, lock_attr(&attr));
+	pthread_mutexattr_destroy(&attr);
 	if (pp_arena_init()) {
 		pp_msg("cannot reserve the arena (%zu bytes): %s; set a smaller arena=",
 		       pp_g.opt.arena, strerror(errno));

@@ -68,7 +68,7 @@ struct pp_desc {
 	uint32_t prev;		/* buddy list link */
 	uint8_t state;		/* enum pp_page_state, accessed atomically */
 	uint8_t order;		/* order of the block it heads, accessed atomically */
-	uint16_t unused;
+	uint16_t span;		/* pages of an exact run it starts (exact.c), else 0 */
 };
 
 /*
@@ -124,6 +124,8 @@ struct pp_options {
 	size_t rcu_delay_ms;	/* a partly filled block is handed on at half this age */
 	size_t rcu_spares;	/* empty blocks kept per thread */
 	bool rcu_blocks;	/* 0: no blocks, every call takes the fallback */
+	/* read by the preload shim (preload/) */
+	size_t preload_min;	/* requests of at least this many bytes go to the pool */
 };
 
 /* The global state: arena, buddy lists, pending list, registry, counters. */
@@ -204,6 +206,14 @@ static inline struct pp_desc *pp_validate(const char *fn, const void *p,
 	if (unlikely(pp_state(d) != PP_PG_USED || load_relaxed(&d->order) != order))
 		pp_bad_free_slow(fn, p, order);
 	return d;
+}
+
+/* Is @p inside the arena's reservation?  False before initialisation. */
+static inline bool pp_arena_has(const void *p)
+{
+	if (!__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE))
+		return false;
+	return (size_t)((const char *)p - pp_g.base) < (pp_g.npages_max << pp_g.page_shift);
 }
 
 /* ---- Per-thread cache fast paths ------------------------------------ */
@@ -289,6 +299,9 @@ static inline void pp_account(struct pp_tcache *tc, size_t pages)
 /* init.c */
 PP_HIDDEN bool pp_init(void);	/* may block; false (errno ENOMEM) on failure */
 
+/* alloc.c: initialise if @flags allow it (false, errno EAGAIN or ENOMEM) */
+PP_HIDDEN bool pp_ready_for(unsigned flags);
+
 /* fork.c */
 PP_HIDDEN void pp_fork_init(void);
 
@@ -309,6 +322,7 @@ PP_HIDDEN bool pp_lock_for(unsigned flags);	/* by mode; false: not taken */
 PP_HIDDEN void *pp_buddy_alloc_locked(unsigned order, unsigned flags);
 PP_HIDDEN void pp_buddy_free_locked(size_t idx, unsigned order);
 PP_HIDDEN void pp_buddy_add_range_locked(size_t idx, size_t npages);
+PP_HIDDEN bool pp_buddy_take_range_locked(size_t idx, size_t npages);
 PP_HIDDEN void *pp_buddy_alloc_reclaim_locked(struct pp_tcache *tc,
 					      unsigned order, unsigned flags);
 PP_HIDDEN void pp_pending_push(void *p, struct pp_desc *d);
@@ -326,8 +340,21 @@ PP_HIDDEN void pp_tcache_release_locked(struct pp_tcache *tc);
 PP_HIDDEN void pp_tcache_thread_exit(void *arg);
 PP_HIDDEN void pp_tcache_forget_others(void);	/* in a fork child */
 
+/*
+ * exact.c: runs of an exact number of pages (the preload shim's malloc).
+ * A run is cut into aligned buddy blocks from its start; its first page's
+ * descriptor holds the page count (span).  @fn names the caller in messages.
+ */
+#define PP_EXACT_MAX	((size_t)1 << PP_MAX_ORDER)	/* pages in the longest run */
+PP_HIDDEN void *pp_exact_alloc(size_t npages, unsigned align_order, unsigned flags);
+PP_HIDDEN size_t pp_exact_pages(const char *fn, const void *p);
+PP_HIDDEN void pp_exact_free(const char *fn, void *p);
+PP_HIDDEN void pp_exact_shrink(const char *fn, void *p, size_t npages);
+PP_HIDDEN bool pp_exact_grow(const char *fn, void *p, size_t npages);
+
 /* stats.c */
 PP_HIDDEN void pp_stats_print(void);
+extern void (*pp_stats_at_exit)(void) PP_HIDDEN;	/* init.c; pp_stats_print */
 
 /* error.c */
 PP_HIDDEN void pp_msg(const char *fmt, ...)

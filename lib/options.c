@@ -52,6 +52,7 @@ static const struct key {
 	{ "rcu_delay_ms", K_COUNT, offsetof(struct pp_options, rcu_delay_ms) },
 	{ "rcu_spares",   K_COUNT, offsetof(struct pp_options, rcu_spares) },
 	{ "rcu_blocks",   K_BOOL,  offsetof(struct pp_options, rcu_blocks) },
+	{ "preload_min",  K_BYTES, offsetof(struct pp_options, preload_min) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -68,6 +69,7 @@ static void options_defaults(struct pp_options *o)
 	o->rcu_delay_ms = PP_DEF_RCU_DELAY_MS;
 	o->rcu_spares = PP_DEF_RCU_SPARES;
 	o->rcu_blocks = true;
+	o->preload_min = pp_os_page_size();
 }
 
 /* Parse an unsigned number with an optional K/M/G/T suffix (bytes only). */
@@ -159,6 +161,10 @@ static int finish(struct pp_options *o, const char *who)
 	if (o->rcu_spares > PP_MAX_RCU_SPARES) {
 		pp_msg("%s: rcu_spares=%zu is out of range (0..%d)", who, o->rcu_spares,
 		       PP_MAX_RCU_SPARES);
+		return -1;
+	}
+	if (o->preload_min == 0) {
+		pp_msg("%s: preload_min=0 is out of range (1 byte or more)", who);
 		return -1;
 	}
 	o->arena = (o->arena + block - 1) & ~(block - 1);
@@ -319,9 +325,9 @@ PP_API int pp_option(const char *key, size_t *value)
 void pp_options_print(const struct pp_options *o)
 {
 	pp_msg("settings: high=%zu batch=%zu arena=%zu cap=%zu%s grow=%zu stats=%d verbose=%d "
-	       "rcu_delay_ms=%zu rcu_spares=%zu rcu_blocks=%d "
+	       "rcu_delay_ms=%zu rcu_spares=%zu rcu_blocks=%d preload_min=%zu "
 	       "page_size=%zu max_order=%d desc=%zuB/page",
 	       o->high, o->batch, o->arena, o->cap, o->cap ? "" : " (none)",
 	       o->grow, o->stats, o->verbose, o->rcu_delay_ms, o->rcu_spares, o->rcu_blocks,
-	       pp_g.page_size, PP_MAX_ORDER, sizeof(struct pp_desc));
+	       o->preload_min, pp_g.page_size, PP_MAX_ORDER, sizeof(struct pp_desc));
 }

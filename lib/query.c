@@ -15,12 +15,7 @@
 
 PP_API int pp_owns(const void *addr)
 {
-	size_t off;
-
-	if (!__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE))
-		return 0;			/* no arena yet: nothing is ours */
-	off = (size_t)((const char *)addr - pp_g.base);
-	return off < (pp_g.npages_max << pp_g.page_shift);
+	return pp_arena_has(addr);
 }
 
 PP_API int pp_block_order(const void *addr)

@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: MIT
 #
 # exports.sh - libpagepool.so and libpagepool-rcu.so export their pp_
-# interface and nothing else.
+# interface and nothing else; libpagepool-preload.so exports the pp_
+# interface and, unversioned, the malloc family it interposes.
 #
 # An automake test: exit 0 pass, 1 fail, 77 skip.  Run from the build
 # directory's top (top_builddir is set by the Makefile); PAGEPOOL_LIB and
-# PAGEPOOL_RCU_LIB name other libraries to check, NM another nm.
+# PAGEPOOL_RCU_LIB and PAGEPOOL_PRELOAD_LIB name other libraries to check,
+# NM another nm.
 
 lib=${PAGEPOOL_LIB:-"${top_builddir:-.}/lib/.libs/libpagepool.so"}
 rcu_lib=${PAGEPOOL_RCU_LIB:-"${top_builddir:-.}/lib/.libs/libpagepool-rcu.so"}
+preload_lib=${PAGEPOOL_PRELOAD_LIB:-"${top_builddir:-.}/preload/.libs/libpagepool-preload.so"}
 nm=${NM:-nm}
 
 # Where the sources are: $srcdir (exported by automake's test harness) is
@@ -33,11 +36,15 @@ pp_buddy_free_locked pp_lock pp_unlock pp_trylock pp_init pp_msg pp_g pp_tls
 pp_bad_free_slow pp_os_abort pp_os_reserve pp_os_commit pp_arena_grow_locked
 pp_tcache_refill_slow pp_stats_collect_locked pp_options_parse"
 
+malloc_family="malloc free calloc realloc reallocarray posix_memalign aligned_alloc
+memalign valloc pvalloc malloc_usable_size"
+preload_internal="ppl_pool_min ppl_counting ppl_count_slow pp_exact_alloc pp_exact_free"
+
 rcu_internal="ppr ppr_msg ppr_die ppr_self ppr_submit ppr_reclaim_block ppr_thread_slow
 ppr_flush_all_locked ppr_monitor_kick ppr_empty_block"
 
-if [ ! -e "$lib" ] || [ ! -e "$rcu_lib" ]; then
-	echo "SKIP: $lib or $rcu_lib not found (shared libraries not built?)"
+if [ ! -e "$lib" ] || [ ! -e "$rcu_lib" ] || [ ! -e "$preload_lib" ]; then
+	echo "SKIP: $lib, $rcu_lib or $preload_lib not found (shared libraries not built?)"
 	exit 77
 fi
 if ! command -v "$nm" >/dev/null 2>&1; then
@@ -57,15 +64,17 @@ private_names() {
 }
 internal="$internal $(private_names "$top_srcdir/lib/internal.h")"
 rcu_internal="$rcu_internal $(private_names "$top_srcdir/lib/rcu/rcu-internal.h")"
+preload_internal="$preload_internal $internal $(grep -o 'ppl_[a-z_]*' "$top_srcdir/preload/preload.h" 2>/dev/null | sort -u)"
 
 tmp=${TMPDIR:-/tmp}/exports.$$
 trap 'rm -f "$tmp"' EXIT INT TERM
 status=0
 
-# check LIB API INTERNAL: LIB exports every name of API, none of INTERNAL,
-# only pp_ names, each declared in a public header.
+# check LIB API INTERNAL [FOREIGN]: LIB exports every name of API, none of
+# INTERNAL, only pp_ names, each declared in a public header - and every
+# name of FOREIGN (the C library's names the shim interposes), unversioned.
 check() {
-lib=$1 api=$2 internal=$3
+lib=$1 api=$2 internal=$3 foreign=$(echo ${4:-})
 if ! "$nm" -D --defined-only "$lib" >"$tmp"; then
 	echo "FAIL: $nm -D --defined-only $lib failed"
 	return 1
@@ -88,6 +97,15 @@ while read -r addr type name rest; do
 	esac
 	nsym=$((nsym + 1))
 	exported="$exported $base"
+	case " $foreign " in
+	*" $base "*)
+		if [ "$name" != "$base" ]; then
+			echo "FAIL: $base must be exported unversioned, like the C library's: $name"
+			fail=1
+		fi
+		continue
+		;;
+	esac
 	case $base in
 	pp_*)	;;
 	*)
@@ -98,7 +116,7 @@ while read -r addr type name rest; do
 done <"$tmp"
 echo "  $nsym defined dynamic symbols:$exported"
 
-for s in $api; do
+for s in $api $foreign; do
 	case " $exported " in
 	*" $s "*) ;;
 	*)
@@ -107,7 +125,7 @@ for s in $api; do
 		;;
 	esac
 done
-echo "  checked the $(echo "$api" | wc -w) API symbols are exported"
+echo "  checked the $(echo "$api $foreign" | wc -w) API symbols are exported"
 
 internal=$(echo "$internal" | tr ' ' '\n' | sort -u)
 nint=0
@@ -143,6 +161,8 @@ fi
 echo "PASS: $lib exports exactly its pp_ interface"
 }
 
-check "$lib" "$api" "$internal" || status=1
+core_api=$api
+check "$lib" "$core_api" "$internal" || status=1
 check "$rcu_lib" "$rcu_api" "$rcu_internal" || status=1
+check "$preload_lib" "$core_api" "$preload_internal" "$malloc_family" || status=1
 exit $status

@@ -261,6 +261,8 @@ static const struct bad_case {
 	{ "rcu_delay_ms=3600001", "rcu_delay_ms", NULL },
 	{ "rcu_spares=65", "rcu_spares", NULL },
 	{ "rcu_blocks=2", "rcu_blocks", "2" },
+	{ "preload_min=0", "preload_min", NULL },	/* the preload shim's */
+	{ "preload_min=4Q", "preload_min", "4Q" },
 };
 enum { NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };
 
@@ -457,6 +459,7 @@ START_TEST(test_option_defaults)
 	ck_assert_uint_eq(option("rcu_delay_ms"), 1000);
 	ck_assert_uint_eq(option("rcu_spares"), 4);
 	ck_assert_uint_eq(option("rcu_blocks"), 1);
+	ck_assert_uint_eq(option("preload_min"), pp_page_size());
 }
 END_TEST
 
@@ -464,12 +467,13 @@ END_TEST
 START_TEST(test_option_precedence)
 {
 	ck_assert_int_eq(setenv("PAGEPOOL_CONF", "rcu_delay_ms=250,rcu_spares=9,cap=8M", 1), 0);
-	ck_assert_int_eq(pp_configure("rcu_spares=2,rcu_blocks=off,arena=64M"), 0);
+	ck_assert_int_eq(pp_configure("rcu_spares=2,rcu_blocks=off,arena=64M,preload_min=64K"), 0);
 	ck_assert_uint_eq(option("rcu_delay_ms"), 250);
 	ck_assert_uint_eq(option("rcu_spares"), 2);
 	ck_assert_uint_eq(option("rcu_blocks"), 0);
 	ck_assert_uint_eq(option("cap"), 8 * MIB);
 	ck_assert_uint_eq(option("arena"), 64 * MIB);
+	ck_assert_uint_eq(option("preload_min"), 65536);
 }
 END_TEST
 

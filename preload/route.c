@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * route.c - where a request of the malloc family is served.
+ *
+ * Owns: reading the shim's settings on the first call, and the slow paths
+ * of routing: a request for the pool is rounded up to whole pages and
+ * served as an exact run (lib/exact.c: 5 pages hold 5, not 8); when the
+ * pool cannot serve it (cap reached, arena full) the C library does.
+ *
+ * Start-up: the first call of any size reads the settings, which starts the
+ * pool (an arena reservation, a thread key, fork handlers, atexit).  Calls
+ * made meanwhile - by that start-up itself on this thread, or by other
+ * threads - go to the C library rather than wait or recurse, which is
+ * always correct: free() tells the two apart by address.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "preload.h"
+
+size_t ppl_pool_min;		/* 0: settings not read yet */
+
+enum { START_NONE, START_RUNNING, START_DONE };
+static int start_state;
+
+/* True once the settings are read and the pool is usable. */
+static bool started(void)
+{
+	int s = __atomic_load_n(&start_state, __ATOMIC_ACQUIRE);
+	size_t min = SIZE_MAX, stats = 0;
+
+	if (likely(s == START_DONE))
+		return load_relaxed(&ppl_pool_min) != SIZE_MAX;
+	if (s == START_RUNNING ||
+	    !__atomic_compare_exchange_n(&start_state, &s, START_RUNNING, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+		return false;	/* being read, here (recursion) or elsewhere */
+	if (pp_option("preload_min", &min))
+		min = SIZE_MAX;	/* the pool cannot start: the C library serves all */
+	else if (!pp_option("stats", &stats) && stats)
+		ppl_stats_start();
+	store_relaxed(&ppl_pool_min, min);
+	__atomic_store_n(&start_state, START_DONE, __ATOMIC_RELEASE);
+	return min != SIZE_MAX;
+}
+
+/* Pages for @size bytes, or 0 when @size is 0 or beyond the largest run. */
+static size_t pages_for(size_t size)
+{
+	if (size == 0 || size > (PP_EXACT_MAX << pp_g.page_shift))
+		return 0;
+	return (size + pp_g.page_size - 1) >> pp_g.page_shift;
+}
+
+/*
+ * ppl_routes_to_pool() - is a request of @size bytes aligned to @align
+ * (0: the C library's default) for the pool?
+ */
+bool ppl_routes_to_pool(size_t size, size_t align)
+{
+	if (!started())
+		return false;
+	if (size < ppl_pool_min && align < pp_g.page_size)
+		return false;
+	if (align > (pp_g.page_size << PP_MAX_ORDER))
+		return false;
+	return pages_for(size) != 0;
+}
+
+/* A run for a request ppl_routes_to_pool() accepted, or NULL. */
+void *ppl_pool_alloc(size_t size, size_t align, bool zero)
+{
+	unsigned align_order = 0;
+	void *p;
+
+	if (align > pp_g.page_size)
+		align_order = (unsigned)__builtin_ctzl(align >> pp_g.page_shift);
+	p = pp_exact_alloc(pages_for(size), align_order, zero ? PP_ZERO : 0);
+	if (p)
+		ppl_count(PPL_POOL, size);
+	else
+		ppl_count(PPL_FALLBACK, size);
+	return p;
+}
+
+/* The C library's allocation for the same request. */
+static void *libc_alloc(size_t size, size_t align, bool zero)
+{
+	void *p;
+
+	ppl_count(PPL_LIBC, size);
+	if (align)
+		p = __libc_memalign(align, size);
+	else
+		p = zero ? __libc_calloc(1, size) : __libc_malloc(size);
+	if (p && align && zero)
+		memset(p, 0, size);
+	return p;
+}
+
+/**
+ * ppl_alloc_slow() - serve a request that may be for the pool.
+ * @size: bytes.
+ * @align: a power of two, or 0 for the C library's default alignment.
+ * @zero: zero-fill (calloc).
+ *
+ * Context: may block on the pool's lock and grow the arena (mmap), as
+ * malloc may; the first call of the process starts the pool.
+ * Return: the memory, or NULL with errno ENOMEM.
+ */
+void *ppl_alloc_slow(size_t size, size_t align, bool zero)
+{
+	void *p = NULL;
+
+	if (ppl_routes_to_pool(size, align))
+		p = ppl_pool_alloc(size, align, zero);
+	if (!p)
+		p = libc_alloc(size, align, zero);
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
