@@ -178,15 +178,40 @@ static void free_slow(bool entered, void *p, struct pp_desc *d, unsigned order)
 	pp_free_global_slow(tc, p, d, order);
 }
 
+/*
+ * The descriptor did not match a USED block of @order.  The start of a run
+ * from the LD_PRELOAD shim's malloc (lib/exact.c) freed by its first
+ * block's order - libpagepool-rcu does that with pp_block_order() - is
+ * freed whole, as free() would; anything else is a bad free.
+ */
+static void free_mismatch_slow(const char *fn, void *p, struct pp_desc *d, unsigned order)
+{
+	if (pp_state(d) == PP_PG_USED && load_relaxed(&d->order) == order &&
+	    load_relaxed(&d->span)) {
+		pp_exact_free(fn, p);
+		return;
+	}
+	pp_bad_free_slow(fn, p, order);
+}
+
 static inline __attribute__((always_inline)) void
 free_block(const char *fn, void *p, unsigned order)
 {
+	size_t off = (size_t)((const char *)p - pp_g.base);
 	struct pp_desc *d;
 	struct pp_tcache *tc;
 
 	if (unlikely(!p))
 		return;
-	d = pp_validate(fn, p, order);
+	/* pp_validate(), except that the start of a run is freed whole. */
+	if (unlikely(off >= load_relaxed(&pp_g.committed_bytes) ||
+		     (off & (pp_g.page_size - 1))))
+		pp_bad_free_slow(fn, p, order);
+	d = &pp_g.desc[off >> pp_g.page_shift];
+	if (unlikely(load_relaxed(&d->key) != pp_used_key(order))) {
+		free_mismatch_slow(fn, p, d, order);
+		return;
+	}
 	if (unlikely(order >= PP_CACHE_ORDERS)) {
 		bool entered = pp_enter();
 
@@ -203,6 +228,12 @@ free_block(const char *fn, void *p, unsigned order)
 	if (unlikely(!tc || !pp_tcache_push(tc, p, d, order)))
 		free_slow(true, p, d, order);
 	pp_leave();
+}
+
+/* free_block() for bulk.c, naming @fn in reports. */
+void pp_free_block(const char *fn, void *p, unsigned order)
+{
+	free_block(fn, p, order);
 }
 
 PP_API void pp_free_page(void *page)

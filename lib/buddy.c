@@ -115,6 +115,52 @@ void *pp_buddy_alloc_locked(unsigned order, unsigned flags)
 	return pp_addr(idx);
 }
 
+/*
+ * pp_buddy_alloc_many_locked() - up to @want blocks of @order into @out,
+ * each marked @state.  A refill takes its batch this way: each free block
+ * found is cut into as many blocks of @order as are wanted at once, and only
+ * what is left goes back on the lists, instead of one split down the lists
+ * per block.  May grow the arena as pp_buddy_alloc_locked() does, but only
+ * while nothing has been taken.  Return: the number of blocks in @out.
+ */
+size_t pp_buddy_alloc_many_locked(unsigned order, unsigned flags, size_t want,
+				  void **out, unsigned state)
+{
+	size_t got = 0;
+
+	while (got < want) {
+		size_t idx, nblocks, take;
+		unsigned k;
+
+		for (k = order; k <= PP_MAX_ORDER; k++)
+			if (pp_g.head[k] != PP_NIL)
+				break;
+		if (k > PP_MAX_ORDER) {
+			if (got || (flags & (PP_TRY | PP_NOWAIT)) ||
+			    !pp_arena_grow_locked(order))
+				break;
+			continue;
+		}
+		idx = pp_g.head[k];
+		list_del(k, idx);
+		pp_set_state(&pp_g.desc[idx], PP_PG_NONE);
+		pp_g.free_pages -= (size_t)1 << k;
+		nblocks = (size_t)1 << (k - order);
+		take = nblocks < want - got ? nblocks : want - got;
+		for (size_t i = 0; i < take; i++) {
+			struct pp_desc *d = &pp_g.desc[idx + (i << order)];
+
+			store_relaxed(&d->order, (uint8_t)order);
+			pp_set_state(d, state);
+			out[got++] = pp_addr(idx + (i << order));
+		}
+		if (take < nblocks)
+			pp_buddy_add_range_locked(idx + (take << order),
+						  (nblocks - take) << order);
+	}
+	return got;
+}
+
 /* pp_buddy_free_locked() - return a block and coalesce it with free buddies. */
 void pp_buddy_free_locked(size_t idx, unsigned order)
 {

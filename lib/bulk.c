@@ -110,11 +110,31 @@ static struct pp_desc *recheck(void *p)
 	return d;
 }
 
+/*
+ * Validate one entry: a page, or the start of a run from the LD_PRELOAD
+ * shim's malloc whose first block is a page (libpagepool-rcu frees those
+ * here), which sets *@runs.
+ */
+static size_t validate_entry(void *p, bool *runs)
+{
+	size_t off = (size_t)((const char *)p - pp_g.base);
+	struct pp_desc *d = &pp_g.desc[off >> pp_g.page_shift];
+
+	if (off < load_relaxed(&pp_g.committed_bytes) && !(off & (pp_g.page_size - 1)) &&
+	    pp_state(d) == PP_PG_USED && load_relaxed(&d->span)) {
+		pp_exact_pages("pp_free_pages_bulk", p);	/* checks the whole run */
+		*runs = true;
+		return 1;
+	}
+	pp_validate("pp_free_pages_bulk", p, 0);
+	return 1;
+}
+
 PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
 {
 	struct pp_tcache *tc = NULL;
 	size_t i, rest = 0;
-	bool entered;
+	bool entered, runs = false;
 
 	if (nr && !pages) {
 		pp_msg("pp_free_pages_bulk: pages is NULL (nr=%zu)", nr);
@@ -122,9 +142,16 @@ PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
 	}
 	for (i = 0; i < nr; i++)		/* validate before writing */
 		if (pages[i])
-			pp_validate("pp_free_pages_bulk", pages[i], 0), rest++;
+			rest += validate_entry(pages[i], &runs);
 	if (!rest)
 		return;				/* nothing but NULLs */
+	if (runs) {
+		/* Runs from the shim's malloc among them: one at a time. */
+		for (i = 0; i < nr; i++)
+			if (pages[i])
+				pp_free_block("pp_free_pages_bulk", pages[i], 0);
+		return;
+	}
 	rest = 0;
 
 	entered = pp_enter();

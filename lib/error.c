@@ -79,7 +79,10 @@ void pp_bad_free_slow(const char *fn, const void *p, unsigned order)
 		d = &pp_g.desc[off >> pp_g.page_shift];
 		state = pp_state(d);
 		dorder = load_relaxed(&d->order);
-		if (state == PP_PG_USED)
+		if (state == PP_PG_USED && load_relaxed(&d->span))
+			pp_msg("%s(%p): a block from malloc() (the LD_PRELOAD shim): free it with free()",
+			       fn, p);
+		else if (state == PP_PG_USED)
 			pp_msg("%s(%p): wrong order: allocated with order %u, freed with order %u",
 			       fn, p, dorder, order);
 		else

@@ -221,9 +221,13 @@ static struct pp_desc *run_head(const char *fn, const void *p)
 /* Check every block of the run at @p before anything is written. */
 static size_t validate_run(const char *fn, const void *p)
 {
-	size_t n = load_relaxed(&run_head(fn, p)->span), idx = pp_index(p);
+	struct pp_desc *d = run_head(fn, p);
+	size_t n = load_relaxed(&d->span), idx = pp_index(p);
 
-	for_each_piece(i, idx, idx + n)
+	if (load_relaxed(&d->order) != piece_order(idx, idx + n))
+		pp_bad_free_slow(fn, p, piece_order(idx, idx + n));
+	/* The first block carries the span; the others are plain blocks. */
+	for_each_piece(i, idx + ((size_t)1 << piece_order(idx, idx + n)), idx + n)
 		pp_validate(fn, pp_addr(i), piece_order(i, idx + n));
 	return n;
 }

@@ -104,7 +104,8 @@ static void atfork_child(void)
 	/*
 	 * Still held by this thread from atfork_prepare(): kept, not re-made
 	 * (re-initialising a locked mutex is undefined, and ThreadSanitizer
-	 * then sees a double lock); the lock is a default-type mutex.
+	 * then sees a double lock); glibc's adaptive mutex, like its default
+	 * one, may be unlocked by the thread that holds it here.
 	 */
 	pp_options_atfork_child();
 	if (others)

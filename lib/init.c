@@ -36,12 +36,12 @@ static void stats_at_exit(void)
  * bench/preload-bench (4 threads, 2 CPUs, median of 3): 440-465 ms against
  * 497-523 ms with a plain mutex.
  */
-static pthread_mutexattr_t *lock_attr(pthread_mutexattr_t *attr)
+static bool lock_attr(pthread_mutexattr_t *attr)
 {
-	if (pthread_mutexattr_init(attr) ||
-	    pthread_mutexattr_settype(attr, PTHREAD_MUTEX_ADAPTIVE_NP))
-		return NULL;
-	return attr;
+	if (pthread_mutexattr_init(attr))
+		return false;	/* the lock keeps its static initialiser */
+	pthread_mutexattr_settype(attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	return true;
 }
 
 static void init_once(void)
@@ -56,8 +56,10 @@ static void init_once(void)
 		pp_g.head[k] = PP_NIL;
 	CDS_INIT_LIST_HEAD(&pp_g.caches);
 	/* Nothing takes the lock before ready is set (every path checks it). */
-	pthread_mutex_init(&pp_g.lock, lock_attr(&attr));
-	pthread_mutexattr_destroy(&attr);
+	if (lock_attr(&attr)) {
+		pthread_mutex_init(&pp_g.lock, &attr);
+		pthread_mutexattr_destroy(&attr);
+	}
 	if (pp_arena_init()) {
 		pp_msg("cannot reserve the arena (%zu bytes): %s; set a smaller arena=",
 		       pp_g.opt.arena, strerror(errno));

@@ -66,10 +66,23 @@ enum pp_page_state {
 struct pp_desc {
 	uint32_t next;		/* buddy list or pending list link */
 	uint32_t prev;		/* buddy list link */
-	uint8_t state;		/* enum pp_page_state, accessed atomically */
-	uint8_t order;		/* order of the block it heads, accessed atomically */
-	uint16_t span;		/* pages of an exact run it starts (exact.c), else 0 */
+	union {
+		struct {
+			uint8_t state;	/* enum pp_page_state, accessed atomically */
+			uint8_t order;	/* order of the block it heads, accessed atomically */
+			uint16_t span;	/* pages of an exact run it starts (exact.c), else 0 */
+		};
+		uint32_t key;	/* all three at once: one load and compare validates a free */
+	};
 };
+
+/* The key of the head of a USED block of @order that is not a run's start. */
+static inline uint32_t pp_used_key(unsigned order)
+{
+	struct pp_desc d = { .state = PP_PG_USED, .order = (uint8_t)order, .span = 0 };
+
+	return d.key;
+}
 
 /*
  * struct pp_tcache - one thread's cache of free blocks, orders 0..3.
@@ -203,7 +216,7 @@ static inline struct pp_desc *pp_validate(const char *fn, const void *p,
 		     (off & (pp_g.page_size - 1))))
 		pp_bad_free_slow(fn, p, order);
 	d = &pp_g.desc[off >> pp_g.page_shift];
-	if (unlikely(pp_state(d) != PP_PG_USED || load_relaxed(&d->order) != order))
+	if (unlikely(load_relaxed(&d->key) != pp_used_key(order)))
 		pp_bad_free_slow(fn, p, order);
 	return d;
 }
@@ -301,6 +314,8 @@ PP_HIDDEN bool pp_init(void);	/* may block; false (errno ENOMEM) on failure */
 
 /* alloc.c: initialise if @flags allow it (false, errno EAGAIN or ENOMEM) */
 PP_HIDDEN bool pp_ready_for(unsigned flags);
+/* alloc.c: pp_free_pages() naming @fn; the start of a shim run is freed whole */
+PP_HIDDEN void pp_free_block(const char *fn, void *p, unsigned order);
 
 /* fork.c */
 PP_HIDDEN void pp_fork_init(void);
@@ -320,6 +335,8 @@ PP_HIDDEN bool pp_trylock(void);
 PP_HIDDEN void pp_unlock(void);
 PP_HIDDEN bool pp_lock_for(unsigned flags);	/* by mode; false: not taken */
 PP_HIDDEN void *pp_buddy_alloc_locked(unsigned order, unsigned flags);
+PP_HIDDEN size_t pp_buddy_alloc_many_locked(unsigned order, unsigned flags, size_t want,
+					  void **out, unsigned state);
 PP_HIDDEN void pp_buddy_free_locked(size_t idx, unsigned order);
 PP_HIDDEN void pp_buddy_add_range_locked(size_t idx, size_t npages);
 PP_HIDDEN bool pp_buddy_take_range_locked(size_t idx, size_t npages);

@@ -88,6 +88,7 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
 {
 	uint32_t n, want;
+	size_t got;
 	void *p;
 
 	pp_event(misses, 1);
@@ -110,16 +111,19 @@ void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags
 	want = tc->batch[order];
 	if (want > tc->high[order] - n)
 		want = tc->high[order] - n;
-	for (; want > 0; want--) {
-		/* Only the first block may flush this cache to make room. */
-		void *q = n ? pp_buddy_alloc_locked(order, flags)
-			    : pp_buddy_alloc_reclaim_locked(tc, order, flags);
+	got = pp_buddy_alloc_many_locked(order, flags, want, tc->stack[order] + n,
+					 PP_PG_CACHED);
+	if (got == 0 && n == 0) {
+		/* Nothing free and no growth: this cache's other orders may help. */
+		void *q = pp_buddy_alloc_reclaim_locked(tc, order, flags);
 
-		if (!q)
-			break;
-		pp_set_state(&pp_g.desc[pp_index(q)], PP_PG_CACHED);
-		tc->stack[order][n++] = q;
+		if (q) {
+			pp_set_state(&pp_g.desc[pp_index(q)], PP_PG_CACHED);
+			tc->stack[order][0] = q;
+			got = 1;
+		}
 	}
+	n += (uint32_t)got;
 	pp_unlock();
 	if (n == 0) {
 		if (flags & PP_NOWAIT)

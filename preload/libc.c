@@ -17,14 +17,12 @@
 
 #include "preload.h"
 
-typedef size_t (*usable_fn)(void *);
+static size_t (*libc_usable)(void *);
 
-static usable_fn libc_usable;
-
-static usable_fn find_usable_slow(void)
+static __typeof__(libc_usable) find_usable_slow(void)
 {
 	void *h = dlopen(LIBC_SO, RTLD_LAZY | RTLD_NOLOAD);
-	usable_fn fn = NULL;
+	__typeof__(libc_usable) fn = NULL;
 
 	if (h) {
 		/* dlsym() on libc's own handle finds its definition, not ours. */
@@ -41,13 +39,16 @@ static usable_fn find_usable_slow(void)
 
 /**
  * ppl_libc_usable_size() - glibc's malloc_usable_size() of its own memory.
+ * @p: memory from the C library's allocator.
  *
  * Context: the first call looks the function up (dlopen of the loaded
- * libc.so.6 and dlsym, which take the dynamic loader's lock).
+ * libc.so.6 and dlsym, which take the dynamic loader's lock; not
+ * async-signal-safe); later calls only call it.
+ * Return: the usable size of @p.
  */
 size_t ppl_libc_usable_size(void *p)
 {
-	usable_fn fn = __atomic_load_n(&libc_usable, __ATOMIC_ACQUIRE);
+	__typeof__(libc_usable) fn = __atomic_load_n(&libc_usable, __ATOMIC_ACQUIRE);
 
 	if (unlikely(!fn))
 		fn = find_usable_slow();

@@ -22,6 +22,15 @@
 /* glibc's MALLOC_ALIGNMENT on the 64-bit targets: malloc() already aligns so. */
 #define LIBC_ALIGN	(2 * sizeof(size_t))
 
+/**
+ * malloc() - @size bytes: a run of whole pages from the pool when @size is
+ * at least preload_min, else the C library's.
+ * @size: bytes; 0 gives a unique pointer from the C library.
+ *
+ * Context: may block and make system calls, as glibc's malloc() may; the
+ * first call of the process starts the pool.
+ * Return: the memory, or NULL with errno ENOMEM.
+ */
 PP_PRELOAD_API void *malloc(size_t size)
 {
 	if (likely(!ppl_big(size))) {
@@ -31,6 +40,14 @@ PP_PRELOAD_API void *malloc(size_t size)
 	return ppl_alloc_slow(size, 0, false);
 }
 
+/**
+ * free() - give back memory from any function of the family.
+ * @p: NULL (nothing happens), pool memory (told by the arena range check)
+ * or the C library's.
+ *
+ * Context: pool memory: never blocks, no system call (lib/exact.c); a bad
+ * pool pointer is reported naming free() and aborts.
+ */
 PP_PRELOAD_API void free(void *p)
 {
 	if (unlikely(pp_arena_has(p)))
@@ -39,6 +56,15 @@ PP_PRELOAD_API void free(void *p)
 		__libc_free(p);
 }
 
+/**
+ * calloc() - @n * @size zeroed bytes, routed as malloc() routes them.
+ * @n: elements.
+ * @size: bytes each.
+ *
+ * Context: as malloc().
+ * Return: the memory, or NULL with errno ENOMEM (also when @n * @size
+ * overflows).
+ */
 PP_PRELOAD_API void *calloc(size_t n, size_t size)
 {
 	size_t total;
@@ -79,7 +105,7 @@ static void *realloc_libc(void *p, size_t size)
 	return q;
 }
 
-/* realloc() of pool memory: in place when it can (shrinking, or the pages behind are free), else moves. */
+/* realloc() of pool memory: in place when it can (a shrink, or free pages behind), else moves. */
 static void *realloc_pool(void *p, size_t size)
 {
 	size_t old = pp_exact_pages("realloc", p) << pp_g.page_shift;
@@ -105,16 +131,29 @@ static void *realloc_pool(void *p, size_t size)
 	if (!q) {
 		ppl_count(PPL_LIBC, size);
 		q = __libc_malloc(size);
-		if (!q) {
-			errno = ENOMEM;
-			return NULL;	/* @p is untouched */
-		}
+	}
+	if (!q && size <= old) {	/* a shrink cannot fail: keep it in the pool */
+		pp_exact_shrink("realloc", p, (size + pp_g.page_size - 1) >> pp_g.page_shift);
+		return p;
+	}
+	if (!q) {
+		errno = ENOMEM;
+		return NULL;		/* @p is untouched */
 	}
 	memcpy(q, p, old < size ? old : size);
 	pp_exact_free("realloc", p);
 	return q;
 }
 
+/**
+ * realloc() - resize, across the pool and the C library as the new size
+ * routes; within the pool in place when it can.
+ * @p: NULL (as malloc()), or memory from the family.
+ * @size: bytes; 0 frees @p and returns NULL, as glibc does.
+ *
+ * Context: as malloc().  A bad pool pointer aborts, naming realloc().
+ * Return: the memory, or NULL with errno ENOMEM and @p untouched.
+ */
 PP_PRELOAD_API void *realloc(void *p, size_t size)
 {
 	if (!p)
@@ -128,6 +167,15 @@ PP_PRELOAD_API void *realloc(void *p, size_t size)
 	return realloc_libc(p, size);
 }
 
+/**
+ * reallocarray() - realloc() to @n * @size bytes, checking the product.
+ * @p: as realloc().
+ * @n: elements.
+ * @size: bytes each.
+ *
+ * Context: as realloc().
+ * Return: as realloc(); NULL with errno ENOMEM and @p untouched on overflow.
+ */
 PP_PRELOAD_API void *reallocarray(void *p, size_t n, size_t size)
 {
 	size_t total;
@@ -144,6 +192,16 @@ static bool power_of_two(size_t x)
 	return x && !(x & (x - 1));
 }
 
+/**
+ * posix_memalign() - @size bytes aligned to @align: the pool for a page
+ * alignment or more (up to the largest block) or a large size.
+ * @memptr: where the pointer goes, on success only.
+ * @align: a power of two and a multiple of sizeof(void *).
+ * @size: bytes.
+ *
+ * Context: as malloc(); errno is left alone.
+ * Return: 0, EINVAL for a bad @align, or ENOMEM.
+ */
 PP_PRELOAD_API int posix_memalign(void **memptr, size_t align, size_t size)
 {
 	int saved = errno;
@@ -159,6 +217,14 @@ PP_PRELOAD_API int posix_memalign(void **memptr, size_t align, size_t size)
 	return 0;
 }
 
+/**
+ * aligned_alloc() - as posix_memalign(), returning the pointer.
+ * @align: a power of two.
+ * @size: bytes.
+ *
+ * Context: as malloc().
+ * Return: the memory, or NULL with errno EINVAL (bad @align) or ENOMEM.
+ */
 PP_PRELOAD_API void *aligned_alloc(size_t align, size_t size)
 {
 	if (!power_of_two(align)) {
@@ -168,6 +234,15 @@ PP_PRELOAD_API void *aligned_alloc(size_t align, size_t size)
 	return alloc_aligned(align, size);
 }
 
+/**
+ * memalign() - as aligned_alloc(); a non-power-of-two @align is rounded up.
+ * @align: the alignment.
+ * @size: bytes.
+ *
+ * Context: as malloc().
+ * Return: the memory, or NULL with errno EINVAL (@align beyond half the
+ * address space) or ENOMEM.
+ */
 PP_PRELOAD_API void *memalign(size_t align, size_t size)
 {
 	/* As glibc: a non-power of two is rounded up, a huge one refused. */
@@ -180,11 +255,25 @@ PP_PRELOAD_API void *memalign(size_t align, size_t size)
 	return alloc_aligned(align, size);
 }
 
+/**
+ * valloc() - @size bytes aligned to a page (from the pool unless @size is 0).
+ * @size: bytes.
+ *
+ * Context: as malloc().
+ * Return: the memory, or NULL with errno ENOMEM.
+ */
 PP_PRELOAD_API void *valloc(size_t size)
 {
 	return alloc_aligned(pp_page_size(), size);
 }
 
+/**
+ * pvalloc() - valloc() of @size rounded up to whole pages (0: one page).
+ * @size: bytes.
+ *
+ * Context: as malloc().
+ * Return: the memory, or NULL with errno ENOMEM (also when rounding overflows).
+ */
 PP_PRELOAD_API void *pvalloc(size_t size)
 {
 	size_t page = pp_page_size();
@@ -197,6 +286,15 @@ PP_PRELOAD_API void *pvalloc(size_t size)
 	return alloc_aligned(page, size);
 }
 
+/**
+ * malloc_usable_size() - bytes usable at @p: its whole pages for pool
+ * memory, the C library's answer for its own.
+ * @p: memory from the family, or NULL.
+ *
+ * Context: no lock; the first call for C library memory looks glibc's
+ * function up (libc.c).  A bad pool pointer aborts, naming the call.
+ * Return: at least the size asked for; 0 for NULL.
+ */
 PP_PRELOAD_API size_t malloc_usable_size(void *p)
 {
 	if (!p)

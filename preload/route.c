@@ -55,9 +55,14 @@ static size_t pages_for(size_t size)
 	return (size + pp_g.page_size - 1) >> pp_g.page_shift;
 }
 
-/*
- * ppl_routes_to_pool() - is a request of @size bytes aligned to @align
- * (0: the C library's default) for the pool?
+/**
+ * ppl_routes_to_pool() - is a request for the pool?
+ * @size: bytes.
+ * @align: a power of two, or 0 for the C library's default alignment.
+ *
+ * Context: the first call of the process reads the settings, which starts
+ * the pool (may block, makes system calls); later calls read two variables.
+ * Return: true when the pool should serve it.
  */
 bool ppl_routes_to_pool(size_t size, size_t align)
 {
@@ -70,19 +75,31 @@ bool ppl_routes_to_pool(size_t size, size_t align)
 	return pages_for(size) != 0;
 }
 
-/* A run for a request ppl_routes_to_pool() accepted, or NULL. */
+/**
+ * ppl_pool_alloc() - a run for a request ppl_routes_to_pool() accepted.
+ * @size: bytes, rounded up to pages.
+ * @align: a power of two, or 0.
+ * @zero: zero-fill the run.
+ *
+ * Context: may block and grow the arena, as malloc() may.
+ * Return: the run, or NULL with errno unchanged: the caller falls back to
+ * the C library, and a malloc() that succeeds leaves errno alone.
+ */
 void *ppl_pool_alloc(size_t size, size_t align, bool zero)
 {
 	unsigned align_order = 0;
+	int saved = errno;
 	void *p;
 
 	if (align > pp_g.page_size)
 		align_order = (unsigned)__builtin_ctzl(align >> pp_g.page_shift);
 	p = pp_exact_alloc(pages_for(size), align_order, zero ? PP_ZERO : 0);
-	if (p)
+	if (p) {
 		ppl_count(PPL_POOL, size);
-	else
+	} else {
 		ppl_count(PPL_FALLBACK, size);
+		errno = saved;
+	}
 	return p;
 }
 

@@ -13,6 +13,7 @@
 bool ppl_counting;
 static size_t counters[PPL_NR_COUNTERS];
 
+/* Count one request (and its bytes) of kind @c; only with stats=1. */
 void ppl_count_slow(enum ppl_counter c, size_t bytes)
 {
 	__atomic_fetch_add(&counters[c], 1, __ATOMIC_RELAXED);

@@ -490,6 +490,52 @@ START_TEST(test_exact_five_pages)
 }
 END_TEST
 
+static void check_ledger(const char *when);
+
+/*
+ * Pool memory from malloc handed to the pool's own free calls, as
+ * libpagepool-rcu does with every pointer pp_owns() claims: the start of a
+ * run freed by its first block's order (pp_block_order()) goes back whole,
+ * and a 1-page run in a pp_free_pages_bulk() array too.
+ */
+START_TEST(test_run_freed_by_pool_calls)
+{
+	__typeof__(pp_block_order) *order_fn =
+		(__typeof__(order_fn))dlsym(RTLD_DEFAULT, "pp_block_order");
+	__typeof__(pp_free_pages) *free_pages_fn =
+		(__typeof__(free_pages_fn))dlsym(RTLD_DEFAULT, "pp_free_pages");
+	__typeof__(pp_free_pages_bulk) *bulk_fn =
+		(__typeof__(bulk_fn))dlsym(RTLD_DEFAULT, "pp_free_pages_bulk");
+	__typeof__(pp_alloc_page) *page_fn =
+		(__typeof__(page_fn))dlsym(RTLD_DEFAULT, "pp_alloc_page");
+	size_t before = in_use(), sizes[] = { 1, 3, 5, 8, 9, 13, 100 };
+	void *arr[4];
+
+	ck_assert(order_fn && free_pages_fn && bulk_fn && page_fn);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char *p = opaque(malloc(sizes[i] * PS));
+		int order;
+
+		ck_assert_ptr_nonnull(p);
+		dirty(p, 0x5a, sizes[i] * PS);
+		order = order_fn(p);
+		ck_assert_msg(order >= 0, "pp_block_order(malloc(%zu pages)) = %d", sizes[i], order);
+		free_pages_fn(p, (unsigned)order);
+		ck_assert_msg(in_use() == before, "pp_free_pages() of a %zu-page run left "
+			      "in_use %zu, was %zu", sizes[i], in_use(), before);
+	}
+	arr[0] = opaque(malloc(PS));
+	arr[1] = page_fn(0);
+	arr[2] = NULL;
+	arr[3] = opaque(malloc(PS));
+	ck_assert(arr[0] && arr[1] && arr[3]);
+	bulk_fn(4, arr);
+	ck_assert_msg(in_use() == before, "pp_free_pages_bulk() with 1-page runs left in_use "
+		      "%zu, was %zu", in_use(), before);
+	check_ledger("after the pool's free calls on runs");
+}
+END_TEST
+
 static void check_ledger(const char *when)
 {
 	struct pp_stats s = stats();
@@ -1866,6 +1912,7 @@ static Suite *preload_suite(void)
 	tcase_add_test(tc, test_exact_five_pages);
 	tcase_add_test(tc, test_exact_sizes_loop);
 	tcase_add_test(tc, test_usable_size);
+	tcase_add_test(tc, test_run_freed_by_pool_calls);
 	suite_add_tcase(s, tc);
 
 	tc = new_tcase("contracts");
