@@ -17,6 +17,41 @@
 
 #include "internal.h"
 
+/*
+ * Fill the NULL slots of @pages from @tc's order-0 stack, in order, until
+ * either runs out (zeroing what it fills when @zero); return the index of
+ * the first slot left unfilled.  The
+ * loop of pp_tcache_pop() with its bookkeeping done once.  Caller holds
+ * pp_tls.busy.  (Slots filled before the call are skipped, not counted.)
+ */
+static size_t pop_many(struct pp_tcache *tc, size_t nr, void **pages, bool zero)
+{
+	uint32_t n = load_relaxed(&tc->count[0]), n0 = n;
+	void **stack = tc->stack[0];
+	char *base = pp_g.base;
+	struct pp_desc *desc = pp_g.desc;
+	unsigned shift = pp_g.page_shift;
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		void *p;
+
+		if (pages[i])
+			continue;
+		if (!n)
+			break;
+		p = stack[--n];
+		pp_set_state(&desc[(size_t)((char *)p - base) >> shift], PP_PG_USED);
+		pages[i] = p;
+		if (zero)
+			memset(p, 0, (size_t)1 << shift);
+	}
+	store_relaxed(&tc->count[0], n);
+	bump(&tc->hits, n0 - n);
+	bump(&tc->pages_out, n0 - n);
+	return i;
+}
+
 PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 {
 	struct pp_tcache *tc = NULL;
@@ -42,14 +77,7 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 		flags |= PP_NOWAIT;	/* re-entrant: never block on our own lock */
 
 	/* 1: the cache, lock-free. */
-	for (i = 0; i < nr; i++) {
-		if (pages[i])
-			continue;
-		if (!tc || !(pages[i] = pp_tcache_pop(tc, 0)))
-			break;
-		if (flags & PP_ZERO)
-			memset(pages[i], 0, pp_g.page_size);
-	}
+	i = tc ? pop_many(tc, nr, pages, flags & PP_ZERO) : 0;
 	for (size_t j = i; j < nr; j++)
 		need += !pages[j];
 
@@ -90,6 +118,8 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 		if (flags & PP_ZERO)
 			memset(pages[i], 0, pp_g.page_size);
 	}
+	if (need == 0)
+		return nr;			/* every slot was or is now filled */
 	for (i = 0; i < nr; i++)
 		filled += !!pages[i];
 	if (filled < nr && got < need)
@@ -111,11 +141,11 @@ static struct pp_desc *recheck(void *p)
 }
 
 /*
- * Validate one entry: a page, or the start of a run from the LD_PRELOAD
- * shim's malloc whose first block is a page (libpagepool-rcu frees those
- * here), which sets *@runs.
+ * An entry that is not a plain USED page: the start of a run from the
+ * LD_PRELOAD shim's malloc whose first block is a page (libpagepool-rcu
+ * frees those here) sets *@runs; anything else is reported and aborts.
  */
-static size_t validate_entry(void *p, bool *runs)
+static void validate_slow(void *p, bool *runs)
 {
 	size_t off = (size_t)((const char *)p - pp_g.base);
 	struct pp_desc *d = &pp_g.desc[off >> pp_g.page_shift];
@@ -124,10 +154,67 @@ static size_t validate_entry(void *p, bool *runs)
 	    pp_state(d) == PP_PG_USED && load_relaxed(&d->span)) {
 		pp_exact_pages("pp_free_pages_bulk", p);	/* checks the whole run */
 		*runs = true;
-		return 1;
+		return;
 	}
-	pp_validate("pp_free_pages_bulk", p, 0);
-	return 1;
+	pp_validate("pp_free_pages_bulk", p, 0);	/* reports, aborts */
+}
+
+/* Validate every entry before writing anything; return the non-NULL count. */
+static size_t validate_all(size_t nr, void *const *pages, bool *runs)
+{
+	size_t committed = load_relaxed(&pp_g.committed_bytes), mask = pp_g.page_size - 1;
+	const struct pp_desc *desc = pp_g.desc;
+	const char *base = pp_g.base;
+	unsigned shift = pp_g.page_shift;
+	uint32_t key = pp_used_key(0);
+	size_t n = 0;
+
+	for (size_t i = 0; i < nr; i++) {
+		const char *p = pages[i];
+		size_t off = (size_t)(p - base);
+
+		if (!p)
+			continue;
+		n++;
+		if (unlikely(off >= committed || (off & mask) ||
+			     load_relaxed(&desc[off >> shift].key) != key))
+			validate_slow(pages[i], runs);
+	}
+	return n;
+}
+
+/*
+ * Push validated entries of @pages onto @tc's order-0 stack, in order,
+ * until it is full; return the index of the first entry not pushed.  The
+ * loop of pp_tcache_push() with its bookkeeping done once; each entry is
+ * checked again as it goes, for a page repeated in the array.
+ */
+static size_t push_many(struct pp_tcache *tc, size_t nr, void *const *pages)
+{
+	uint32_t n = load_relaxed(&tc->count[0]), n0 = n, high = tc->high[0];
+	void **stack = tc->stack[0];
+	struct pp_desc *desc = pp_g.desc;
+	char *base = pp_g.base;
+	unsigned shift = pp_g.page_shift;
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		void *p = pages[i];
+		struct pp_desc *d;
+
+		if (!p)
+			continue;
+		if (n >= high)
+			break;
+		d = &desc[(size_t)((char *)p - base) >> shift];
+		if (unlikely(pp_state(d) != PP_PG_USED))	/* repeated in the array */
+			pp_bad_free_slow("pp_free_pages_bulk", p, 0);
+		pp_set_state(d, PP_PG_CACHED);
+		stack[n++] = p;
+	}
+	store_relaxed(&tc->count[0], n);
+	bump(&tc->pages_out, -(size_t)(n - n0));
+	return i;
 }
 
 PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
@@ -140,9 +227,7 @@ PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
 		pp_msg("pp_free_pages_bulk: pages is NULL (nr=%zu)", nr);
 		pp_os_abort();
 	}
-	for (i = 0; i < nr; i++)		/* validate before writing */
-		if (pages[i])
-			rest += validate_entry(pages[i], &runs);
+	rest = validate_all(nr, pages, &runs);	/* before writing anything */
 	if (!rest)
 		return;				/* nothing but NULLs */
 	if (runs) {
@@ -162,9 +247,7 @@ PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
 			pp_unlock();
 		}
 	}
-	for (i = 0; tc && i < nr; i++)
-		if (pages[i] && !pp_tcache_push(tc, pages[i], recheck(pages[i]), 0))
-			break;
+	i = tc ? push_many(tc, nr, pages) : 0;
 	for (size_t j = i; j < nr; j++)
 		rest += !!pages[j];
 	if (rest) {
