@@ -32,16 +32,23 @@ void die(const char *fmt, ...)
 }
 
 /* The argument of --runs: 1 .. MAX_RUNS. */
-static inline int parse_runs(const char *arg)
+/* A whole number in @lo..@hi for option @opt, or die naming it. */
+static inline unsigned long parse_ulong(const char *opt, const char *s, unsigned long lo,
+					unsigned long hi)
 {
 	char *end;
-	long v;
+	unsigned long v;
 
 	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < 1 || v > MAX_RUNS)
-		die("--runs: '%s' is not a number in 1..%d", arg, MAX_RUNS);
-	return (int)v;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi || s[0] == '-')
+		die("%s: '%s' is not a number in %lu..%lu", opt, s, lo, hi);
+	return v;
+}
+
+static inline int parse_runs(const char *arg)
+{
+	return (int)parse_ulong("--runs", arg, 1, MAX_RUNS);
 }
 
 static inline int cmp_double(const void *a, const void *b)

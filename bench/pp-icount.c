@@ -7,6 +7,7 @@
  *   pp-icount N alloc   N pairs: pp_alloc_page(0)    + pp_free_page()
  *   pp-icount N batch   N pages: 1000 pp_alloc_page(0), then 1000
  *                       pp_free_page(), N / 1000 times (crosses the cache)
+ *   pp-icount desc      prints the descriptor bytes per page (pp_stats)
  */
 #include "config.h"
 
@@ -35,6 +36,12 @@ static int run_batch(long n)
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 0;
+	struct pp_stats st;
+
+	if (argc == 2 && !strcmp(argv[1], "desc")) {
+		pp_stats(&st, sizeof(st));
+		return printf("%zu\n", st.desc_bytes) < 0;
+	}
 	int try = argc > 2 && !strcmp(argv[2], "try");
 	void *p = pp_alloc_page(0);
 

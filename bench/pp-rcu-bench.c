@@ -628,18 +628,6 @@ static void usage(FILE *f)
 		QUICK_N, FULL_N, QUICK_N, FULL_N_SYNC, QUICK_N_SYNC);
 }
 
-static unsigned long parse_count(const char *opt, const char *s)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > (1UL << 40) || s[0] == '-')
-		die("%s: '%s' is not a count in 1..2^40", opt, s);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -666,10 +654,10 @@ int main(int argc, char **argv)
 			o.runs = parse_runs(optarg);
 			break;
 		case 'n':
-			o.n = parse_count("--n", optarg);
+			o.n = parse_ulong("--n", optarg, 1, 1UL << 40);
 			break;
 		case 's':
-			o.n_sync = parse_count("--n-sync", optarg);
+			o.n_sync = parse_ulong("--n-sync", optarg, 1, 1UL << 40);
 			break;
 		case 'c':
 			o.csv = optarg;

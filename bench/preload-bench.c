@@ -942,18 +942,6 @@ static void usage(FILE *f)
 		QUICK_RUNS, QUICK_OPS, FULL_RUNS, DEF_THREADS, FULL_OPS, QUICK_OPS);
 }
 
-static unsigned long parse_count(const char *opt, const char *s, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > max || s[0] == '-')
-		die("%s: '%s' is not a number in 1..%lu", opt, s, max);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -986,10 +974,10 @@ int main(int argc, char **argv)
 			o.runs = parse_runs(optarg);
 			break;
 		case 't':
-			o.threads = (int)parse_count("--threads", optarg, MAX_THREADS);
+			o.threads = (int)parse_ulong("--threads", optarg, 1, MAX_THREADS);
 			break;
 		case 'o':
-			o.ops = parse_count("--ops", optarg, 1UL << 40);
+			o.ops = parse_ulong("--ops", optarg, 1, 1UL << 40);
 			break;
 		case 'c':
 			o.csv = optarg;

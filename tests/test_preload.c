@@ -38,8 +38,8 @@
 #include <unistd.h>
 
 #include "pagepool.h"
+#include "checkutil.h"
 
-#define TEST_TIMEOUT 60
 #define SHIM_NAME "libpagepool-preload"
 #define REEXEC_MARK "PP_TEST_PRELOAD_REEXECUTED"
 #define MIB ((size_t)1 << 20)
@@ -168,92 +168,40 @@ static size_t first_nonzero(const void *p, size_t n)
 	return n;
 }
 
-static TCase *new_tcase(const char *name)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_set_timeout(tc, TEST_TIMEOUT);
-	return tc;
-}
-
 /* ---- running a child: forked, or this program re-run ------------------ */
 
-struct child {
-	int status;		/* from waitpid() */
-	size_t len;
-	char err[32768];	/* what the child wrote on stderr */
-};
+static void (*as_fn)(void);
+static const char *as_mode, *as_conf;
 
-static void describe(int status, char *buf, size_t len)
+/* In the child: an alarm against hangs, then the function or the re-run. */
+static void child_body(void)
 {
-	if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	alarm(15);
+	if (as_fn) {
+		as_fn();
+		return;
+	}
+	if (as_conf)
+		setenv("PAGEPOOL_CONF", as_conf, 1);
 	else
-		snprintf(buf, len, "status %#x", status);
+		unsetenv("PAGEPOOL_CONF");
+	execl("/proc/self/exe", "test_preload", "--child", as_mode, (char *)NULL);
+	dprintf(STDERR_FILENO, "exec /proc/self/exe: %s\n", strerror(errno));
+	_exit(99);
 }
 
 /*
- * Run @fn in a forked child (no core dump, an alarm against hangs) with its
- * stderr in @c, or, if @fn is NULL, this program as "--child @mode" with
+ * Run @fn in a forked child with its stderr in @c (checkutil.h's
+ * run_child()), or, if @fn is NULL, this program as "--child @mode" with
  * PAGEPOOL_CONF=@conf.  A @fn that returns exits 0 after writing @after.
  */
-static void run_child(void (*fn)(void), const char *mode, const char *conf,
-		      struct child *c, const char *after)
+static void run_child_as(void (*fn)(void), const char *mode, const char *conf,
+			 struct child *c, const char *after)
 {
-	int fds[2];
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(fds), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		struct rlimit no_core = { 0, 0 };
-
-		setrlimit(RLIMIT_CORE, &no_core);
-		close(fds[0]);
-		if (dup2(fds[1], STDERR_FILENO) < 0)
-			_exit(99);
-		close(fds[1]);
-		alarm(15);
-		if (fn) {
-			fn();
-			if (after)
-				dprintf(STDERR_FILENO, "%s", after);
-			_exit(0);
-		}
-		if (conf)
-			setenv("PAGEPOOL_CONF", conf, 1);
-		else
-			unsetenv("PAGEPOOL_CONF");
-		execl("/proc/self/exe", "test_preload", "--child", mode, (char *)NULL);
-		dprintf(STDERR_FILENO, "exec /proc/self/exe: %s\n", strerror(errno));
-		_exit(99);
-	}
-	close(fds[1]);
-	c->len = 0;
-	for (;;) {
-		char sink[512];
-		ssize_t k;
-
-		if (c->len < sizeof(c->err) - 1)
-			k = read(fds[0], c->err + c->len, sizeof(c->err) - 1 - c->len);
-		else
-			k = read(fds[0], sink, sizeof(sink));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		if (c->len < sizeof(c->err) - 1)
-			c->len += (size_t)k;
-	}
-	c->err[c->len] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &c->status, 0) < 0)
-		ck_assert_int_eq(errno, EINTR);
+	as_fn = fn;
+	as_mode = mode;
+	as_conf = conf;
+	run_child(child_body, c, after);
 }
 
 /* ---- the shim is what the program calls ------------------------------- */
@@ -1660,7 +1608,7 @@ START_TEST(test_pool_full_falls_back)
 	struct child c;
 	char how[128];
 
-	run_child(NULL, "cap", "cap=1M", &c, NULL);
+	run_child_as(NULL, "cap", "cap=1M", &c, NULL);
 	describe(c.status, how, sizeof(how));
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
 		      "child with cap=1M %s; stderr: \"%.1500s\"", how, c.err);
@@ -1672,7 +1620,7 @@ START_TEST(test_preload_min)
 	struct child c;
 	char how[128];
 
-	run_child(NULL, "preload_min", "preload_min=65536", &c, NULL);
+	run_child_as(NULL, "preload_min", "preload_min=65536", &c, NULL);
 	describe(c.status, how, sizeof(how));
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
 		      "child with preload_min=65536 %s; stderr: \"%.1500s\"", how, c.err);
@@ -1687,7 +1635,7 @@ START_TEST(test_stats_report)
 	size_t pool = 0, libc = 0;
 	double mib = 0;
 
-	run_child(NULL, "stats", "stats=1", &c, NULL);
+	run_child_as(NULL, "stats", "stats=1", &c, NULL);
 	describe(c.status, how, sizeof(how));
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
 		      "child with stats=1 %s; stderr: \"%.1500s\"", how, c.err);
@@ -1819,7 +1767,7 @@ static void expect_abort(void (*fn)(void), const char *call)
 	char addr[64], how[128], want[128];
 	const char *tail;
 
-	run_child(fn, NULL, NULL, &c, "@@SURVIVED\n");
+	run_child_as(fn, NULL, NULL, &c, "@@SURVIVED\n");
 	describe(c.status, how, sizeof(how));
 	tail = after_mark(&c, addr, sizeof(addr));
 	ck_assert_msg(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT,
@@ -1835,7 +1783,7 @@ START_TEST(test_valid_free_survives)
 	char addr[64], how[128];
 	const char *tail;
 
-	run_child(ok_free, NULL, NULL, &c, "@@SURVIVED\n");
+	run_child_as(ok_free, NULL, NULL, &c, "@@SURVIVED\n");
 	describe(c.status, how, sizeof(how));
 	tail = after_mark(&c, addr, sizeof(addr));
 	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
@@ -1991,8 +1939,6 @@ static void ensure_shim(char **argv, bool child_mode)
 int main(int argc, char **argv)
 {
 	bool child_mode = argc == 3 && strcmp(argv[1], "--child") == 0;
-	SRunner *sr;
-	int failed;
 
 	ensure_shim(argv, child_mode);
 	if (!resolve_pool_api()) {
@@ -2010,9 +1956,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test_preload: unknown child mode %s\n", argv[2]);
 		return 91;
 	}
-	sr = srunner_create(preload_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(preload_suite());
 }

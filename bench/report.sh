@@ -1,0 +1,558 @@
+#!/bin/sh
+# report.sh - BENCHMARKS.md from the files that `make bench` writes: the
+# issue's targets, each marked met or not with its ratio, then every
+# workload's table with its plot (bench/plot.sh draws them).
+#
+#   bench/report.sh [--results F] [--latency F] [--rcu F] [--preload F]
+#                   [--fallback F] [--icount F] [--meta F] [--img-prefix P]
+#                   [DIR] > BENCHMARKS.md
+#
+# Inputs, in DIR (default: the current directory) unless an option names a
+# file (as given); any may be missing, and its section then says "not run":
+#   bench-results.csv   bench/pagepool-bench --csv
+#   bench-latency.csv   backend,op,calls,p50_ns,p99_ns,p999_ns,p9999_ns,
+#                       max_ns,over_10us,runs
+#   bench-rcu.csv       bench/pp-rcu-bench --csv
+#   bench-preload.csv   bench/preload-bench --csv
+#   bench-fallback.csv  bench/fallback-bench --csv
+#   bench-icount.csv    workload,instructions_per_op (rows pair-try, pair,
+#                       batch)
+#   bench-meta.txt      "key: value" lines: command (the exact command run),
+#                       machine, date, desc_bytes_per_page (descriptor bytes
+#                       per page); any other keys are listed as they are
+# The plots are linked as P + bench-*.png (P: --img-prefix, default empty)
+# when DIR holds them.  Every target not met gets a line ending in
+# "<!-- explain: ID -->" for the explanation (ID: the target's short name,
+# e.g. pair-try-jemalloc, stable from run to run).
+set -eu
+
+usage() {
+	echo "usage: $0 [--results F] [--latency F] [--rcu F] [--preload F] [--fallback F]"
+	echo "          [--icount F] [--meta F] [--img-prefix P] [DIR] > BENCHMARKS.md"
+}
+
+results='' latency='' rcu='' preload='' fallback='' icount='' meta='' prefix=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--results | --latency | --rcu | --preload | --fallback | --icount | --meta | --img-prefix)
+		if [ $# -lt 2 ]; then
+			usage >&2
+			exit 2
+		fi
+		case $1 in
+		--results) results=$2 ;;
+		--latency) latency=$2 ;;
+		--rcu) rcu=$2 ;;
+		--preload) preload=$2 ;;
+		--fallback) fallback=$2 ;;
+		--icount) icount=$2 ;;
+		--meta) meta=$2 ;;
+		--img-prefix) prefix=$2 ;;
+		esac
+		shift 2
+		;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	--)
+		shift
+		break
+		;;
+	-*)
+		usage >&2
+		exit 2
+		;;
+	*) break ;;
+	esac
+done
+if [ $# -gt 1 ]; then
+	usage >&2
+	exit 2
+fi
+dir=${1:-.}
+: "${results:=$dir/bench-results.csv}"
+: "${latency:=$dir/bench-latency.csv}"
+: "${rcu:=$dir/bench-rcu.csv}"
+: "${preload:=$dir/bench-preload.csv}"
+: "${fallback:=$dir/bench-fallback.csv}"
+: "${icount:=$dir/bench-icount.csv}"
+: "${meta:=$dir/bench-meta.txt}"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pp-report.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+
+# The value of KEY in bench-meta.txt (empty when absent).
+meta_get() {
+	[ -r "$meta" ] || return 0
+	awk -v k="$1" 'index($0, k ":") == 1 {
+		v = substr($0, length(k) + 2); sub(/^[ \t]+/, "", v); sub(/[ \t\r]+$/, "", v)
+		print v; exit
+	}' "$meta"
+}
+
+# Usable: a readable file with a header and at least one row.
+usable() { [ -r "$1" ] && awk 'END { exit NR < 2 }' "$1"; }
+
+notrun() { printf 'Not run (%s not found).\n\n' "${1#./}"; }
+
+# The plot, when DIR holds it.
+image() {
+	if [ -r "$dir/$1" ]; then
+		printf '![%s](%s%s)\n\n' "$2" "$prefix" "$1"
+	else
+		printf '(No plot: %s was not drawn; bench/plot.sh draws it.)\n\n' "$1"
+	fi
+}
+
+# Shared awk code: fields by header name, number formats.
+# shellcheck disable=SC2016 # awk code, not shell
+AWK_LIB='
+function header(   i) { for (i = 1; i <= NF; i++) { sub(/\r$/, "", $i); col[$i] = i } }
+function f(name,   v) { v = (name in col) ? $col[name] : ""; sub(/\r$/, "", v); return v }
+function ok(v) { return v != "" && v != "n/a" && v != "-" && v != "?" }
+function fns(v) { return !ok(v) ? "n/a" : v + 0 >= 10000 ? grp(v) : v == int(v) ? sprintf("%.0f", v) : sprintf("%.1f", v) }
+function fx(v) { return !ok(v) ? "n/a" : sprintf("%.2f", v) }
+function grp(n,   s, neg, out) {
+	if (!ok(n)) return "n/a"
+	s = sprintf("%.0f", n); neg = ""; out = ""
+	if (substr(s, 1, 1) == "-") { neg = "-"; s = substr(s, 2) }
+	while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+	return neg s out
+}
+'
+
+# ---- header ------------------------------------------------------------
+command=$(meta_get command)
+machine=$(meta_get machine)
+date=$(meta_get date)
+desc=$(meta_get desc_bytes_per_page)
+
+echo "# pagepool benchmarks"
+echo
+echo "The latest full results of \`make bench\`, on one machine in one run: every"
+echo "ratio below compares numbers from the same run (the machine is shared and"
+echo "noisy: compare ratios, not absolute numbers)."
+echo
+echo "- Command: \`${command:-make bench}\`$([ -n "$command" ] || echo ' (bench-meta.txt: no command recorded)')"
+echo "- Machine: ${machine:-not recorded}"
+echo "- Date: ${date:-not recorded}"
+if [ -r "$meta" ]; then
+	awk '/^[A-Za-z0-9_.-]+:/ {
+		k = $0; sub(/:.*/, "", k)
+		if (k == "command" || k == "machine" || k == "date" || k == "desc_bytes_per_page") next
+		v = substr($0, length(k) + 2); sub(/^[ \t]+/, "", v); sub(/[ \t\r]+$/, "", v)
+		print "- " k ": " v
+	}' "$meta"
+fi
+echo
+echo "To reproduce: \`make bench\` in a build tree runs every workload and writes"
+echo "the CSVs, the plots (\`bench/plot.sh\`) and this file (\`bench/report.sh\`);"
+echo "the copy in the source tree keeps them in \`bench/results/\`."
+echo
+
+# ---- targets -------------------------------------------------------------
+# One awk over every input: kind=NAME before each file tells which it is.
+set --
+for pair in results:"$results" latency:"$latency" rcu:"$rcu" icount:"$icount"; do
+	k=${pair%%:*} file=${pair#*:}
+	if usable "$file"; then
+		set -- "$@" "kind=$k" "$file"
+	fi
+done
+awk -F, -v desc="$desc" -v notmet="$tmp/notmet" -v counts="$tmp/counts" \
+	"$AWK_LIB"'
+# g(NAME): the field under header NAME in the current file (kind)
+function g(name,   v) { v = ((kind, name) in C) ? $(C[kind, name]) : ""; sub(/\r$/, "", v); return v }
+FNR == 1 { for (i = 1; i <= NF; i++) { sub(/\r$/, "", $i); C[kind, $i] = i }; seen[kind] = 1; next }
+kind == "results" {
+	w = g("workload"); b = g("backend"); v = g("ns_per_op")
+	if (w == "" || b == "" || !ok(v)) next
+	NS[w, b] = v + 0; WB[w] = WB[w] " " b
+}
+kind == "latency" {
+	b = g("backend"); o = g("op"); v = g("p9999_ns")
+	if (b == "" || !ok(v)) next
+	L9[b, o] = v + 0; LO[b, o] = g("over_10us"); LC[b, o] = g("calls"); LR[b, o] = g("runs")
+	if (!(b in LB)) { LB[b] = 1; LBL[++nlb] = b }
+	if (b == "none" && !("none" in NONE)) NONE["none"] = o
+}
+kind == "rcu" {
+	k = g("kind"); m = g("method"); v = g("mobj_per_s")
+	if (k == "" || !ok(v)) next
+	ROPS[k, m] = v + 0; RNS[k, m] = g("ns_per_object"); RRSS[k, m] = g("peak_rss_mib")
+}
+kind == "icount" { if (ok(g("instructions_per_op"))) IC[g("workload")] = g("instructions_per_op") }
+
+function row(id, name, measured, ratio, good) {
+	ntarget++
+	if (good) { nmet++; verdict = "yes" }
+	else {
+		verdict = "**no**"
+		printf "- **%s** (`%s`): %s; %s. <!-- explain: %s -->\n", name, id, measured, ratio, id > notmet
+	}
+	printf "| %s | %s | %s | %s |\n", name, measured, ratio, verdict
+}
+function norun(id, name, why) {
+	ntarget++; nnotrun++
+	printf "| %s | not run (%s) | | not run |\n", name, why
+}
+function label(v) { return v == "pagepool-try" ? "pagepool-try (`pp_alloc_page_try`)" : v == "pagepool" ? "pagepool (`pp_alloc_page(0)`)" : v }
+
+# w: at least need x jemalloc
+function vs_jemalloc(w, v, need,   id, name, r) {
+	id = w (v == "pagepool-try" ? "-try" : "") "-jemalloc"
+	name = w ": " label(v) " at least " need "x " (w == "remote" ? "jemalloc pages per second" : "faster than jemalloc")
+	if (!seen["results"]) return norun(id, name, "no bench-results.csv")
+	if (!((w, v) in NS)) return norun(id, name, "no " w " " v " row")
+	if (!((w, "jemalloc") in NS)) return norun(id, name, "no " w " jemalloc row")
+	r = NS[w, v] > 0 ? NS[w, "jemalloc"] / NS[w, v] : 0
+	row(id, name, fns(NS[w, v]) " ns; jemalloc " fns(NS[w, "jemalloc"]) " ns",
+	    fx(r) "x (need ≥ " need "x)", r >= need)
+}
+# w: faster than (strict) or no slower than every backend not pagepool
+function vs_others(w, v, strict,   id, name, n, i, bl, best, bb, r) {
+	id = w (v == "pagepool-try" ? "-try" : "") "-others"
+	name = w ": " label(v) (strict ? " faster than every other backend" : " no slower than the best other backend")
+	if (!seen["results"]) return norun(id, name, "no bench-results.csv")
+	if (!((w, v) in NS)) return norun(id, name, "no " w " " v " row")
+	n = split(WB[w], bl, " "); bb = ""
+	for (i = 1; i <= n; i++)
+		if (substr(bl[i], 1, 8) != "pagepool" && (bb == "" || NS[w, bl[i]] < best)) { bb = bl[i]; best = NS[w, bl[i]] }
+	if (bb == "") return norun(id, name, "no other backend in " w)
+	r = NS[w, v] > 0 ? best / NS[w, v] : 0
+	row(id, name, fns(NS[w, v]) " ns; best other: " bb " " fns(best) " ns",
+	    fx(r) "x (need " (strict ? ">" : "≥") " 1x)", strict ? NS[w, v] < best : NS[w, v] <= best)
+}
+# at most limit
+function at_most(id, name, v, limit, unit) {
+	row(id, name, v " " unit, sprintf("%s / %s = %.2f (need ≤ 1)", v, limit, v / limit), v + 0 <= limit + 0)
+}
+function runs_note(b1, o1, b2, o2) {
+	return (LR[b1, o1] != "" && LR[b1, o1] + 0 < 3) || (LR[b2, o2] != "" && LR[b2, o2] + 0 < 3)
+}
+function lat(op, opname,   ref, id, p, r, n, i, bb, best, few, no, nn, pc, nc, sc, good) {
+	ref = op == "free" ? "free" : "alloc"
+	# (reading L9[k] would create k: test with "in" first)
+	p = (("pagepool", op) in L9) ? L9["pagepool", op] : 0
+
+	id = "latency-" op "-jemalloc"
+	name = "latency: p99.99 of " opname " at most 1/5 of jemalloc " ref
+	if (!seen["latency"]) norun(id, name, "no bench-latency.csv")
+	else if (!(("pagepool", op) in L9)) norun(id, name, "no pagepool " op " row")
+	else if (!(("jemalloc", ref) in L9)) norun(id, name, "no jemalloc " ref " row")
+	else {
+		few = runs_note("pagepool", op, "jemalloc", ref)
+		r = p > 0 ? L9["jemalloc", ref] / p : 0
+		row(id, name, fns(p) " ns; jemalloc " fns(L9["jemalloc", ref]) " ns" (few ? " (fewer than 3 runs)" : ""),
+		    fx(r) "x lower (need ≥ 5x)", r >= 5 && !few)
+	}
+
+	id = "latency-" op "-others"
+	name = "latency: p99.99 of " opname " no higher than the best other backend"
+	if (!seen["latency"]) norun(id, name, "no bench-latency.csv")
+	else if (!(("pagepool", op) in L9)) norun(id, name, "no pagepool " op " row")
+	else {
+		bb = ""
+		for (i = 1; i <= nlb; i++)
+			if (LBL[i] != "pagepool" && LBL[i] != "none" && (LBL[i], ref) in L9 &&
+			    (bb == "" || L9[LBL[i], ref] < best)) { bb = LBL[i]; best = L9[bb, ref] }
+		if (bb == "") norun(id, name, "no other backend " ref " row")
+		else {
+			few = runs_note("pagepool", op, bb, ref)
+			r = p > 0 ? best / p : 0
+			row(id, name, fns(p) " ns; best other: " bb " " fns(best) " ns" (few ? " (fewer than 3 runs)" : ""),
+			    fx(r) "x (need ≥ 1x)", p <= best && !few)
+		}
+	}
+
+	id = "latency-" op "-10us"
+	name = "latency: " opname " calls over 10 us no more than the no-allocator row"
+	if (!seen["latency"]) norun(id, name, "no bench-latency.csv")
+	else if (!(("pagepool", op) in L9)) norun(id, name, "no pagepool " op " row")
+	else if (!("none" in NONE)) norun(id, name, "no none row")
+	else {
+		no = NONE["none"]
+		few = runs_note("pagepool", op, "none", no)
+		n = LO["pagepool", op] + 0; nn = LO["none", no] + 0
+		pc = LC["pagepool", op] + 0; nc = LC["none", no] + 0
+		# the same number of calls as the none row (normally equal already)
+		sc = (pc > 0 && nc > 0 && pc != nc) ? n * nc / pc : n
+		good = sc <= nn && !few
+		row(id, name, grp(n) " of " grp(pc) " calls; none " grp(nn) " of " grp(nc) (few ? " (fewer than 3 runs)" : ""),
+		    (nn > 0 ? sprintf("%.2f", sc / nn) : sc == 0 ? "0" : "more than 0") " (need ≤ 1)" (pc != nc ? ", per as many calls" : ""), good)
+	}
+}
+function rcu_speed(k, kname, need,   id, name, r) {
+	id = "rcu-" k "-speed"
+	name = "rcu: pp_rcu_free at least " need "x faster per " kname " than one call_rcu each"
+	if (!seen["rcu"]) return norun(id, name, "no bench-rcu.csv")
+	if (!((k, "pp_rcu_free") in ROPS) || !((k, "call_rcu") in ROPS)) return norun(id, name, "no " k " rows")
+	r = ROPS[k, "call_rcu"] > 0 ? ROPS[k, "pp_rcu_free"] / ROPS[k, "call_rcu"] : 0
+	row(id, name, fns(RNS[k, "pp_rcu_free"]) " ns/object; call_rcu " fns(RNS[k, "call_rcu"]),
+	    fx(r) "x (need ≥ " need "x)", r >= need)
+}
+function rcu_rss(k, kname,   id, name, r) {
+	id = "rcu-" k "-rss"
+	name = "rcu: pp_rcu_free peak RSS at most 1.5x of call_rcu, " kname
+	if (!seen["rcu"]) return norun(id, name, "no bench-rcu.csv")
+	if (!((k, "pp_rcu_free") in ROPS) || !((k, "call_rcu") in ROPS) || !ok(RRSS[k, "call_rcu"]) ||
+	    !ok(RRSS[k, "pp_rcu_free"])) return norun(id, name, "no " k " rows")
+	r = RRSS[k, "call_rcu"] > 0 ? RRSS[k, "pp_rcu_free"] / RRSS[k, "call_rcu"] : 0
+	row(id, name, sprintf("%.1f MiB; call_rcu %.1f MiB", RRSS[k, "pp_rcu_free"], RRSS[k, "call_rcu"]),
+	    fx(r) "x (need ≤ 1.5x)", r <= 1.5)
+}
+END {
+	print "| target | measured | ratio | met? |"
+	print "|---|---|---|---|"
+	need["pair"] = 2.5; need["batch"] = 10; need["remote"] = 1.5
+	nw = split("pair batch", wl, " ")
+	for (j = 1; j <= nw; j++) {
+		vs_jemalloc(wl[j], "pagepool-try", need[wl[j]]); vs_others(wl[j], "pagepool-try", 1)
+		vs_jemalloc(wl[j], "pagepool", need[wl[j]]); vs_others(wl[j], "pagepool", 1)
+		if (wl[j] == "pair") {
+			id = "pair-icount"
+			name = "pair: at most 36 instructions per `pp_alloc_page_try` + `pp_free_page` (callgrind)"
+			if (!seen["icount"]) norun(id, name, "no bench-icount.csv")
+			else if (!("pair-try" in IC)) norun(id, name, "no pair-try row")
+			else at_most(id, name, IC["pair-try"], 36, "instructions")
+		}
+	}
+	id = "bulk"; name = "bulk: pagepool-bulk64 per page at most half of the pagepool single-call loop"
+	if (!seen["results"]) norun(id, name, "no bench-results.csv")
+	else if (!(("bulk", "pagepool-bulk64") in NS) || !(("bulk", "pagepool") in NS)) norun(id, name, "no bulk pagepool rows")
+	else {
+		r = NS["bulk", "pagepool-bulk64"] > 0 ? NS["bulk", "pagepool"] / NS["bulk", "pagepool-bulk64"] : 0
+		row(id, name, fns(NS["bulk", "pagepool-bulk64"]) " ns/page; single calls " fns(NS["bulk", "pagepool"]) " ns/page",
+		    fx(r) "x (need ≥ 2x)", NS["bulk", "pagepool-bulk64"] <= NS["bulk", "pagepool"] / 2)
+	}
+	vs_jemalloc("remote", "pagepool-try", 1.5); vs_others("remote", "pagepool-try", 0)
+	vs_jemalloc("remote", "pagepool", 1.5); vs_others("remote", "pagepool", 0)
+	lat("try", "`pp_alloc_page_try`")
+	lat("nowait", "`PP_NOWAIT` allocation")
+	lat("free", "`pp_free_page`")
+	rcu_speed("heap64", "64-byte heap object", 3)
+	rcu_speed("page", "pool page", 5)
+	rcu_rss("heap64", "64-byte heap objects")
+	rcu_rss("page", "pool pages")
+	id = "metadata"; name = "metadata: at most 16 bytes per page"
+	if (!ok(desc)) norun(id, name, "no desc_bytes_per_page in bench-meta.txt")
+	else at_most(id, name, desc + 0, 16, "bytes per page")
+	printf "%d %d %d\n", ntarget, nmet, nnotrun > counts
+}' "$@" >"$tmp/targets" </dev/null
+
+read -r ntarget nmet nnotrun <"$tmp/counts"
+echo "## Targets"
+echo
+echo "The issue's targets, each from this run's numbers (2-core machine):"
+echo "**$nmet of $ntarget met**, $((ntarget - nmet - nnotrun)) not met, $nnotrun not run."
+echo "pagepool-try is \`pp_alloc_page_try\` (falling back to \`pp_alloc_page(0)\`"
+echo "when the thread's cache is empty); pagepool is \`pp_alloc_page(0)\`."
+echo
+cat "$tmp/targets"
+echo
+if [ -s "$tmp/notmet" ]; then
+	echo "### Not met"
+	echo
+	cat "$tmp/notmet"
+	echo
+fi
+
+# ---- throughput ----------------------------------------------------------
+echo "## Throughput: pair, batch, bulk, remote, orders"
+echo
+echo "\`bench/pagepool-bench\`: every backend in processes of its own (allocators"
+echo "that replace malloc are \`LD_PRELOAD\`ed), the median over the runs; every"
+echo "allocated page gets one byte written.  Backends: pagepool-try"
+echo "(\`pp_alloc_page_try\`, falling back to \`pp_alloc_page(0)\`), pagepool"
+echo "(\`pp_alloc_page(0)\`), pagepool-bulk64 (\`pp_alloc_pages_bulk\` of 64),"
+echo "jemalloc (\`mallocx\` with \`MALLOCX_ALIGN(4096)\`), glibc (\`posix_memalign\`),"
+echo "mimalloc (\`mi_malloc_aligned\`) and tcmalloc (\`posix_memalign\`), the last two"
+echo "when installed."
+echo
+echo "- pair: allocate one page and free it; ns per pair."
+echo "- batch: allocate 1,000 pages, then free them all; ns per page."
+echo "- bulk: 64 pages per \`pp_alloc_pages_bulk\` + \`pp_free_pages_bulk\` call"
+echo "  (pagepool-bulk64) against a loop of 64 single allocations then 64 frees;"
+echo "  ns per page."
+echo "- remote: one thread allocates and hands each page through a ring to"
+echo "  another thread, which frees it; wall ns per page."
+echo "- orders: 64 live blocks of 1, 2, 4 or 8 pages (weights 8:4:2:1), each"
+echo "  aligned to its size; each step frees a random one and allocates one of"
+echo "  a random order in its place; ns per step (one free + one allocation)."
+echo
+if usable "$results"; then
+	echo "| workload | backend | ns/op (median) | x jemalloc | runs | min ns | max ns |"
+	echo "|---|---|--:|--:|--:|--:|--:|"
+	awk -F, "$AWK_LIB"'
+	NR == 1 { header(); next }
+	f("workload") != "" {
+		printf "| %s | %s | %s | %s | %s | %s | %s |\n", f("workload"), f("backend"),
+		    fns(f("ns_per_op")), ok(f("x_jemalloc")) ? f("x_jemalloc") : "n/a", f("runs"),
+		    fns(f("min_ns")), fns(f("max_ns"))
+	}' "$results"
+	echo
+	echo "x jemalloc: jemalloc's ns / the row's ns, same workload (above 1: faster"
+	echo "than jemalloc).  min and max: the fastest and slowest of the runs."
+	echo
+	image bench-throughput.png "ns per operation per backend and workload"
+else
+	notrun "$results"
+fi
+
+echo "### Instructions per operation"
+echo
+echo "Counted by callgrind through the shared library (\`make bench-icount\`),"
+echo "including a few instructions of the benchmark's loop."
+echo
+if usable "$icount"; then
+	echo "| workload | instructions per op |"
+	echo "|---|--:|"
+	awk -F, "$AWK_LIB"'
+	NR == 1 { header(); next }
+	f("workload") != "" {
+		w = f("workload")
+		d = w == "pair-try" ? "pair-try: `pp_alloc_page_try` + `pp_free_page`" : \
+		    w == "pair" ? "pair: `pp_alloc_page(0)` + `pp_free_page`" : \
+		    w == "batch" ? "batch: per page, 1,000 allocated then freed" : w
+		printf "| %s | %s |\n", d, ok(f("instructions_per_op")) ? sprintf("%.1f", f("instructions_per_op")) : "n/a"
+	}' "$icount"
+	echo
+else
+	notrun "$icount"
+fi
+
+# ---- latency -------------------------------------------------------------
+echo "## Latency"
+echo
+echo "Every call timed on its own; the percentiles are over all of a process's"
+echo "calls, the median over the processes (at least 3 per backend).  The"
+echo "\`none\` row times the empty loop: the floor set by the clock, interrupts and"
+echo "preemption.  Ops: try = \`pp_alloc_page_try\`, nowait ="
+echo "\`pp_alloc_page(PP_NOWAIT)\`, alloc0 = \`pp_alloc_page(0)\`, free ="
+echo "\`pp_free_page\`; alloc and free: the other allocators' page allocation and"
+echo "free."
+echo
+if usable "$latency"; then
+	echo "| backend | op | calls | p50 ns | p99 ns | p99.9 ns | p99.99 ns | max ns | over 10 us | runs |"
+	echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+	awk -F, "$AWK_LIB"'
+	NR == 1 { header(); next }
+	f("backend") != "" {
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f("backend"), f("op"),
+		    grp(f("calls")), fns(f("p50_ns")), fns(f("p99_ns")), fns(f("p999_ns")),
+		    fns(f("p9999_ns")), fns(f("max_ns")), grp(f("over_10us")), f("runs")
+	}' "$latency"
+	echo
+	image bench-latency.png "latency percentiles per backend and op"
+else
+	notrun "$latency"
+fi
+
+# ---- rcu -----------------------------------------------------------------
+echo "## Deferred free: pp_rcu_free against call_rcu"
+echo
+echo "\`bench/pp-rcu-bench\`: 64-byte heap objects and pool pages, allocated,"
+echo "written (64 bytes) and freed through each method, the barrier inside the"
+echo "timed region, with one urcu-memb reader thread looping meanwhile; each"
+echo "case in processes of its own (peak RSS: the process's \`ru_maxrss\`)."
+echo "synchronize_rcu waits one grace period per object (fewer objects);"
+echo "free frees at once without RCU: the floor."
+echo
+if usable "$rcu"; then
+	echo "| object | method | objects | ns/object | Mobj/s | peak RSS MiB | speed x call_rcu | RSS x call_rcu | runs |"
+	echo "|---|---|--:|--:|--:|--:|--:|--:|--:|"
+	awk -F, "$AWK_LIB"'
+	NR == 1 { header(); next }
+	f("kind") != "" {
+		k = f("kind"); k = k == "heap64" ? "64-byte heap" : k == "page" ? "pool page" : k
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k, f("method"), grp(f("objects")),
+		    fns(f("ns_per_object")), ok(f("mobj_per_s")) ? sprintf("%.2f", f("mobj_per_s")) : "n/a",
+		    ok(f("peak_rss_mib")) ? sprintf("%.1f", f("peak_rss_mib")) : "n/a",
+		    fx(f("speed_x_call_rcu")), fx(f("rss_x_call_rcu")), f("runs")
+	}' "$rcu"
+	echo
+	image bench-rcu.png "ns per object and peak RSS per method, heap objects and pool pages"
+else
+	notrun "$rcu"
+fi
+
+# ---- preload -------------------------------------------------------------
+echo "## The LD_PRELOAD shim on a page-heavy program"
+echo
+echo "\`bench/preload-bench\`: threads replacing live buffers of 4-64 KiB (malloc,"
+echo "some calloc, posix_memalign and realloc growth), touching every page, a"
+echo "quarter freed by the next thread; under the shim, jemalloc's preload and"
+echo "plain glibc, interleaved.  Time: fork to exit; RSS: the child's peak."
+echo
+if usable "$preload"; then
+	echo "| configuration | time ms (median) | min | max | x glibc | x jemalloc | peak RSS MiB | RSS x jemalloc | runs |"
+	echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+	awk -F, "$AWK_LIB"'
+	NR == 1 { header(); next }
+	f("config") != "" {
+		n++; C[n] = f("config"); T[n] = f("time_ms_median"); LO[n] = f("time_min"); HI[n] = f("time_max")
+		R[n] = f("rss_mib_median"); RU[n] = f("runs"); TH = f("threads"); OPS = f("ops")
+		if (ok(T[n])) time[C[n]] = T[n] + 0
+		if (ok(R[n])) rss[C[n]] = R[n] + 0
+	}
+	function ratio(a, b) { return ok(a) && b > 0 ? sprintf("%.2f", a / b) : "n/a" }
+	END {
+		for (i = 1; i <= n; i++)
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", C[i], fns(T[i]), fns(LO[i]), fns(HI[i]),
+			    ratio(T[i], time["glibc"]), ratio(T[i], time["jemalloc"]),
+			    ok(R[i]) ? sprintf("%.1f", R[i]) : "n/a", ratio(R[i], rss["jemalloc"]), RU[i]
+		if (TH != "" || OPS != "")
+			printf "\n%s threads, %s steps per thread.  x glibc, x jemalloc: ratios of the medians (below 1: faster or smaller).\n", TH, grp(OPS)
+	}' "$preload"
+	echo
+	image bench-preload.png "time and peak RSS per configuration"
+else
+	notrun "$preload"
+fi
+
+# ---- fallback ------------------------------------------------------------
+echo "## Fallbacks against the cache size"
+echo
+echo "\`bench/fallback-bench\`: a kfree_rcu-like flood whose page-sized pointer"
+echo "blocks are allocated without blocking (mode try: \`pp_alloc_page_try\`;"
+echo "nowait: \`pp_alloc_page(PP_NOWAIT)\`; try+nowait: the one, then the other);"
+echo "when that fails, the object takes the fallback path.  Full blocks are"
+echo "freed a grace period later, by a reclaimer thread (remote) or by the"
+echo "flooder itself (local).  Swept: the per-thread cache size \`high\` and the"
+echo "refill policy (small: batch = high/8; large: batch = high/2; prefill:"
+echo "large, with the cache filled before the flood).  Peak pages: in flight"
+echo "(handed to RCU, not yet freed) and held by the pool (in use + cached)."
+echo
+if usable "$fallback"; then
+	echo "| reclaim | mode | policy | high | batch | fallbacks | fallback % | peak in flight | peak held | peak RSS MiB | ns/object | runs |"
+	echo "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+	awk -F, "$AWK_LIB"'
+	NR == 1 { header(); next }
+	function pct(v) { return !ok(v) ? "n/a" : (v + 0 > 0 && v + 0 < 0.01) ? "< 0.01" : sprintf("%.2f", v) }
+	f("mode") != "" {
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f("reclaim"), f("mode"),
+		    f("policy"), f("high"), f("batch"), grp(f("fallbacks")),
+		    pct(f("fallback_pct")),
+		    grp(f("peak_inflight_pages")), grp(f("peak_held_pages")),
+		    ok(f("peak_rss_mib")) ? sprintf("%.1f", f("peak_rss_mib")) : "n/a", fns(f("ns_per_object")), f("runs")
+		if (!seen++) desc = f("threads") " flooder threads, " grp(f("objects")) " objects in all per configuration" \
+		    (ok(f("rate_per_thread")) ? ", paced at " grp(f("rate_per_thread")) " objects/s per thread" : "") \
+		    ", grace period " f("delay_ms") " ms"
+	}
+	END { if (desc != "") printf "\n%s.\n", desc }' "$fallback"
+	echo
+	image bench-fallback.png "fallback percentage and peak pages held against the cache size, per reclaim model, mode and policy"
+else
+	notrun "$fallback"
+fi
+
+# ---- metadata --------------------------------------------------------------
+echo "## Metadata"
+echo
+if [ -n "$desc" ]; then
+	echo "Descriptor memory: **$desc bytes per page** (target: at most 16)."
+else
+	echo "Descriptor memory per page: not recorded (bench-meta.txt: desc_bytes_per_page)."
+fi
