@@ -23,7 +23,7 @@ for mode in try alloc batch; do
 	case $mode in
 	try) row=pair-try ;;	# pp_alloc_page_try + pp_free_page
 	alloc) row=pair ;;	# pp_alloc_page(0) + pp_free_page
-	batch) row=batch ;;	# per page: one allocation and one free
+	batch) row="batch" ;;	# per page: one allocation and one free
 	esac
 	a=$(count $n $mode) b=$(count $((2 * n)) $mode)
 	v=$(awk -v a="$a" -v b="$b" -v n=$n 'BEGIN {printf "%.1f", (b - a) / n}')

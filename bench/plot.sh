@@ -24,48 +24,8 @@ usage() {
 	echo "usage: $0 [--results F] [--latency F] [--rcu F] [--preload F] [--fallback F] [DIR]"
 }
 
-results='' latency='' rcu='' preload='' fallback=''
-while [ $# -gt 0 ]; do
-	case $1 in
-	--results | --latency | --rcu | --preload | --fallback)
-		if [ $# -lt 2 ]; then
-			usage >&2
-			exit 2
-		fi
-		case $1 in
-		--results) results=$2 ;;
-		--latency) latency=$2 ;;
-		--rcu) rcu=$2 ;;
-		--preload) preload=$2 ;;
-		--fallback) fallback=$2 ;;
-		esac
-		shift 2
-		;;
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--)
-		shift
-		break
-		;;
-	-*)
-		usage >&2
-		exit 2
-		;;
-	*) break ;;
-	esac
-done
-if [ $# -gt 1 ]; then
-	usage >&2
-	exit 2
-fi
-dir=${1:-.}
-: "${results:=$dir/bench-results.csv}"
-: "${latency:=$dir/bench-latency.csv}"
-: "${rcu:=$dir/bench-rcu.csv}"
-: "${preload:=$dir/bench-preload.csv}"
-: "${fallback:=$dir/bench-fallback.csv}"
+# shellcheck source=bench/inputs.sh
+. "$(dirname "$0")/inputs.sh"
 
 gp=${GNUPLOT:-gnuplot}
 if ! command -v "$gp" >/dev/null 2>&1; then

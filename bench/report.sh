@@ -31,53 +31,8 @@ usage() {
 	echo "          [--icount F] [--meta F] [--img-prefix P] [DIR] > BENCHMARKS.md"
 }
 
-results='' latency='' rcu='' preload='' fallback='' icount='' meta='' prefix=''
-while [ $# -gt 0 ]; do
-	case $1 in
-	--results | --latency | --rcu | --preload | --fallback | --icount | --meta | --img-prefix)
-		if [ $# -lt 2 ]; then
-			usage >&2
-			exit 2
-		fi
-		case $1 in
-		--results) results=$2 ;;
-		--latency) latency=$2 ;;
-		--rcu) rcu=$2 ;;
-		--preload) preload=$2 ;;
-		--fallback) fallback=$2 ;;
-		--icount) icount=$2 ;;
-		--meta) meta=$2 ;;
-		--img-prefix) prefix=$2 ;;
-		esac
-		shift 2
-		;;
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--)
-		shift
-		break
-		;;
-	-*)
-		usage >&2
-		exit 2
-		;;
-	*) break ;;
-	esac
-done
-if [ $# -gt 1 ]; then
-	usage >&2
-	exit 2
-fi
-dir=${1:-.}
-: "${results:=$dir/bench-results.csv}"
-: "${latency:=$dir/bench-latency.csv}"
-: "${rcu:=$dir/bench-rcu.csv}"
-: "${preload:=$dir/bench-preload.csv}"
-: "${fallback:=$dir/bench-fallback.csv}"
-: "${icount:=$dir/bench-icount.csv}"
-: "${meta:=$dir/bench-meta.txt}"
+# shellcheck source=bench/inputs.sh
+. "$(dirname "$0")/inputs.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pp-report.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -159,4 +159,86 @@ static inline void describe(int status, char *buf, size_t len)
 		snprintf(buf, len, "status %#x", status);
 }
 
+/*
+ * ---- children that must (not) abort ------------------------------------
+ *
+ * A run_child() child does its setup, calls mark() with the address the
+ * next (bad) call is about, then makes that call; the parent looks at what
+ * follows the mark.
+ */
+
+/* In the child: announce the address the next (bad) call is about. */
+static inline void mark(const void *p)
+{
+	dprintf(STDERR_FILENO, "@@ADDR %p\n", p);
+}
+
+/* Text after the @@ADDR marker; the address into @addr. */
+static inline const char *after_mark(const struct child *c, char *addr, size_t len)
+{
+	const char *m = strstr(c->err, "@@ADDR ");
+	const char *nl;
+	size_t n;
+
+	ck_assert_msg(m != NULL, "child did not reach the bad call; stderr: \"%.800s\"",
+		      c->err);
+	m += strlen("@@ADDR ");
+	nl = strchr(m, '\n');
+	ck_assert_ptr_nonnull(nl);
+	n = (size_t)(nl - m);
+	ck_assert_uint_lt(n, len);
+	memcpy(addr, m, n);
+	addr[n] = '\0';
+	return nl + 1;
+}
+
+/*
+ * @fn must die of SIGABRT after its mark, with a message naming @call (if
+ * not NULL), containing @word (if not NULL) and, if @with_addr, the address.
+ */
+static inline void expect_abort(void (*fn)(void), const char *call, const char *word,
+				bool with_addr)
+{
+	const char *name = call ? call : "the call";
+	struct child c;
+	char addr[64], how[128];
+	const char *tail;
+
+	run_child(fn, &c, "@@SURVIVED\n");
+	describe(c.status, how, sizeof(how));
+	ck_assert_msg(!(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGALRM),
+		      "%s: the child hung (killed by its alarm) instead of reporting "
+		      "and aborting; stderr: \"%.800s\"", name, c.err);
+	tail = after_mark(&c, addr, sizeof(addr));
+	ck_assert_msg(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT,
+		      "%s(%s): child %s, want SIGABRT; stderr: \"%.800s\"", name, addr, how,
+		      c.err);
+	if (call)
+		ck_assert_msg(has_word(tail, call), "%s(%s) aborted without naming %s: "
+			      "\"%.800s\"", name, addr, name, tail);
+	if (word)
+		ck_assert_msg(strstr(tail, word) != NULL,
+			      "%s(%s) aborted without saying \"%s\": \"%.800s\"", name, addr,
+			      word, tail);
+	if (with_addr)
+		ck_assert_msg(has_word(tail, addr), "%s(%s) aborted without printing the "
+			      "address %s: \"%.800s\"", name, addr, addr, tail);
+}
+
+/* @fn must return normally, printing nothing after its mark. */
+static inline void expect_survive(void (*fn)(void), const char *what)
+{
+	struct child c;
+	char addr[64], how[128];
+	const char *tail;
+
+	run_child(fn, &c, "@@SURVIVED\n");
+	describe(c.status, how, sizeof(how));
+	tail = after_mark(&c, addr, sizeof(addr));
+	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
+		      "%s (%s): child %s; stderr: \"%.800s\"", what, addr, how, c.err);
+	ck_assert_msg(strcmp(tail, "@@SURVIVED\n") == 0, "%s (%s) printed: \"%.800s\"",
+		      what, addr, tail);
+}
+
 #endif /* PP_CHECKUTIL_H */

@@ -1653,10 +1653,6 @@ END_TEST
 
 /* ---- bad input aborts, naming the call --------------------------------- */
 
-static void mark(const void *p)
-{
-	dprintf(STDERR_FILENO, "@@ADDR %p\n", p);
-}
 
 static char *must_pool(size_t n)
 {
@@ -1741,96 +1737,51 @@ static void bad_realloc_freed(void)
 	dprintf(STDERR_FILENO, "realloc returned %p\n", (void *)p);
 }
 
-/* The text after the child's mark; its address in @addr. */
-static const char *after_mark(const struct child *c, char *addr, size_t len)
-{
-	const char *m = strstr(c->err, "@@ADDR ");
-	const char *nl;
-	size_t n;
-
-	ck_assert_msg(m != NULL, "child did not reach the bad call; stderr: \"%.800s\"",
-		      c->err);
-	m += strlen("@@ADDR ");
-	nl = strchr(m, '\n');
-	ck_assert_ptr_nonnull(nl);
-	n = (size_t)(nl - m);
-	ck_assert_uint_lt(n, len);
-	memcpy(addr, m, n);
-	addr[n] = '\0';
-	return nl + 1;
-}
-
-/* @fn must die of SIGABRT after its mark, saying "@call(<address>)". */
-static void expect_abort(void (*fn)(void), const char *call)
-{
-	struct child c;
-	char addr[64], how[128], want[128];
-	const char *tail;
-
-	run_child_as(fn, NULL, NULL, &c, "@@SURVIVED\n");
-	describe(c.status, how, sizeof(how));
-	tail = after_mark(&c, addr, sizeof(addr));
-	ck_assert_msg(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT,
-		      "%s(%s): child %s, want SIGABRT; stderr: \"%.800s\"", call, addr, how, c.err);
-	snprintf(want, sizeof(want), "%s(%s)", call, addr);
-	ck_assert_msg(strstr(tail, want) != NULL, "%s aborted without saying \"%s\": \"%.800s\"",
-		      call, want, tail);
-}
-
 START_TEST(test_valid_free_survives)
 {
-	struct child c;
-	char addr[64], how[128];
-	const char *tail;
-
-	run_child_as(ok_free, NULL, NULL, &c, "@@SURVIVED\n");
-	describe(c.status, how, sizeof(how));
-	tail = after_mark(&c, addr, sizeof(addr));
-	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
-		      "valid free: child %s; stderr: \"%.800s\"", how, c.err);
-	ck_assert_str_eq(tail, "@@SURVIVED\n");
+	expect_survive(ok_free, "valid free");
 }
 END_TEST
 
 START_TEST(test_free_interior_page)
 {
-	expect_abort(bad_free_interior_page, "free");
+	expect_abort(bad_free_interior_page, "free", NULL, true);
 }
 END_TEST
 
 START_TEST(test_free_interior_byte)
 {
-	expect_abort(bad_free_interior_byte, "free");
+	expect_abort(bad_free_interior_byte, "free", NULL, true);
 }
 END_TEST
 
 START_TEST(test_free_run_piece)
 {
-	expect_abort(bad_free_run_piece, "free");
+	expect_abort(bad_free_run_piece, "free", NULL, true);
 }
 END_TEST
 
 START_TEST(test_double_free)
 {
-	expect_abort(bad_double_free, "free");
+	expect_abort(bad_double_free, "free", NULL, true);
 }
 END_TEST
 
 START_TEST(test_double_free_run)
 {
-	expect_abort(bad_double_free_run, "free");
+	expect_abort(bad_double_free_run, "free", NULL, true);
 }
 END_TEST
 
 START_TEST(test_realloc_interior)
 {
-	expect_abort(bad_realloc_interior, "realloc");
+	expect_abort(bad_realloc_interior, "realloc", NULL, true);
 }
 END_TEST
 
 START_TEST(test_realloc_freed)
 {
-	expect_abort(bad_realloc_freed, "realloc");
+	expect_abort(bad_realloc_freed, "realloc", NULL, true);
 }
 END_TEST
 
