@@ -162,14 +162,23 @@ static void validate_slow(void *p, bool *runs)
 /* Validate every entry before writing anything; return the non-NULL count. */
 static size_t validate_all(size_t nr, void *const *pages, bool *runs)
 {
-	size_t committed = load_relaxed(&pp_g.committed_bytes), mask = pp_g.page_size - 1;
-	const struct pp_desc *desc = pp_g.desc;
-	const char *base = pp_g.base;
-	unsigned shift = pp_g.page_shift;
+	size_t i = 0, n = 0, committed, mask;
+	const struct pp_desc *desc;
+	const char *base;
+	unsigned shift;
 	uint32_t key = pp_used_key(0);
-	size_t n = 0;
 
-	for (size_t i = 0; i < nr; i++) {
+	while (i < nr && !pages[i])
+		i++;
+	if (i == nr)
+		return 0;	/* nothing but NULLs: the pool may not even exist */
+	/* A page was handed out, so the geometry was set before: read it once. */
+	committed = load_relaxed(&pp_g.committed_bytes);
+	mask = pp_g.page_size - 1;
+	desc = pp_g.desc;
+	base = pp_g.base;
+	shift = pp_g.page_shift;
+	for (; i < nr; i++) {
 		const char *p = pages[i];
 		size_t off = (size_t)(p - base);
 
