@@ -64,7 +64,7 @@ struct pp_stats {
 	size_t in_use;		/* handed out, not yet freed */
 	size_t cached;		/* in per-thread caches, all threads (incl. cache_meta) */
 	size_t free;		/* on the global free lists, pending frees included */
-	size_t reserved;	/* held by reserves (0 until reserves exist) */
+	size_t reserved;	/* held by reserves (pp_reserve_create()) */
 
 	/* Counters since start-up (events, not pages, unless said). */
 	size_t cache_meta;	/* pages holding the per-thread caches' own arrays */

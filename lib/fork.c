@@ -77,7 +77,8 @@ static void repair_locked(void)
 		else if (s == PP_PG_CACHED || s == PP_PG_PENDING || s == PP_PG_META)
 			pp_buddy_free_locked(idx, order);	/* a lost thread's */
 	}
-	pp_g.stray_pages_out = used - (tc ? tc->pages_out : 0);
+	/* Reserves' pages are USED blocks too, counted apart (reserve.c). */
+	pp_g.stray_pages_out = used - (tc ? tc->pages_out : 0) - pp_g.reserved;
 }
 
 /*

@@ -168,6 +168,7 @@ struct pp_global {
 	uint32_t pending_head;		/* pending-free list (push / take-all) */
 	size_t pending_pages;		/* pages on it */
 	size_t stray_pages_out;		/* pages_out not counted in any cache */
+	size_t reserved;		/* pages held by reserves (reserve.c) */
 	size_t misses, refills, drains, trylock_fails, pending_frees;
 
 	struct pp_options opt;
@@ -281,6 +282,16 @@ static inline void pp_leave(void)
 /* Slow-path event counter: shared, so atomic. */
 #define pp_event(field, n) \
 	__atomic_fetch_add(&pp_g.field, (n), __ATOMIC_RELAXED)
+
+/*
+ * @n pages (negative: back) move between handed out (in_use) and held by a
+ * reserve (reserved); lock-free, async-signal-safe.
+ */
+static inline void pp_reserved_move(long n)
+{
+	pp_event(reserved, (size_t)n);
+	pp_event(stray_pages_out, -(size_t)n);
+}
 
 /*
  * Count this thread once in pp_g.threads_seen, from every slow path (the

@@ -30,7 +30,7 @@ static void collect_locked(struct pp_stats *s)
 	s->in_use = out;
 	s->cached = cached + pp_g.cache_meta;
 	s->free = pp_g.free_pages + EV(pending_pages);
-	s->reserved = 0;
+	s->reserved = EV(reserved);
 	s->cache_meta = pp_g.cache_meta;
 	s->pending = EV(pending_pages);
 	s->threads = pp_g.nthreads;

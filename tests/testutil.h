@@ -58,7 +58,7 @@ static inline bool conservation_ok(char *why, size_t len)
 	} while (0)
 	PP_EQ(s.committed, s.in_use + s.cached + s.free + s.reserved);
 	PP_EQ(a.committed, s.committed);
-	PP_EQ(a.used, s.in_use);
+	PP_EQ(a.used, s.in_use + s.reserved);	/* reserves hold USED blocks */
 	PP_EQ(a.free + a.pending, s.free);
 	PP_EQ(a.cached + a.meta, s.cached);
 	PP_EQ(a.meta, s.cache_meta);
