@@ -8,11 +8,14 @@
  * alignment in memory.  A pointer belongs to the pool iff it falls in the
  * committed part of the range: an O(1) check with no header.  Descriptors
  * are committed alongside the pages they describe.  Growth runs with the
- * global lock held and is only reached from allocations with flags 0.
+ * global lock held and is only reached from allocations with flags 0 (and
+ * prefault= at start-up).  With hugepages=1 the committed memory is backed
+ * by huge pages, with mlock=1 it is locked as it is committed.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -35,15 +38,51 @@ int pp_arena_init(void)
 	return 0;
 }
 
+/* mlock=1: lock a range just committed, or say why not. */
+static bool lock_range(void *addr, size_t size)
+{
+	if (!pp_g.opt.mlock || pp_os_lock(addr, size) == 0)
+		return true;
+	pp_msg("mlock=1: cannot lock %zu bytes: %s (raise RLIMIT_MEMLOCK, ulimit -l, "
+	       "or run with CAP_IPC_LOCK)", size, strerror(errno));
+	return false;
+}
+
+/*
+ * Commit @size bytes of the arena at @addr: huge pages with hugepages=1
+ * (hugetlbfs, else transparent huge pages, said once), locked with mlock=1.
+ */
+static bool commit_pages(char *addr, size_t size)
+{
+	static bool said_thp;
+
+	if (pp_g.opt.hugepages && pp_os_commit_huge(addr, size) == 0)
+		return lock_range(addr, size);
+	if (pp_os_commit(addr, size))
+		return false;
+	if (pp_g.opt.hugepages) {
+		int err = pp_os_advise_huge(addr, size) ? errno : 0;
+
+		if (!said_thp) {
+			said_thp = true;
+			pp_msg("hugepages=1: no hugetlbfs pages (see /proc/sys/vm/nr_hugepages); "
+			       "using transparent huge pages%s%s", err ? ": " : "",
+			       err ? strerror(err) : "");
+		}
+	}
+	return lock_range(addr, size);
+}
+
 /* Commit descriptors for the first @npages pages. */
 static bool commit_desc(size_t npages)
 {
 	size_t need = npages * sizeof(struct pp_desc);
+	char *at = (char *)pp_g.desc + desc_committed;
 
 	need = (need + pp_g.page_size - 1) & ~(pp_g.page_size - 1);
 	if (need <= desc_committed)
 		return true;
-	if (pp_os_commit((char *)pp_g.desc + desc_committed, need - desc_committed))
+	if (pp_os_commit(at, need - desc_committed) || !lock_range(at, need - desc_committed))
 		return false;
 	desc_committed = need;
 	return true;
@@ -73,7 +112,7 @@ bool pp_arena_grow_locked(unsigned order)
 		return false;
 	}
 	if (!commit_desc((cur + step) >> pp_g.page_shift) ||
-	    pp_os_commit(pp_g.base + cur, step)) {
+	    !commit_pages(pp_g.base + cur, step)) {
 		pp_g.grow_fails++;
 		errno = ENOMEM;
 		return false;
@@ -84,5 +123,21 @@ bool pp_arena_grow_locked(unsigned order)
 		pp_g.peak_committed = pp_g.committed;
 	pp_g.grows++;
 	pp_buddy_add_range_locked(cur >> pp_g.page_shift, step >> pp_g.page_shift);
+	return true;
+}
+
+/*
+ * pp_arena_prefault_locked() - prefault=BYTES: commit at least @bytes now
+ * and fault in every page of it and of its descriptors, so that the steady
+ * state takes no page fault.  False (errno ENOMEM) if the arena cannot grow
+ * that far.
+ */
+bool pp_arena_prefault_locked(size_t bytes)
+{
+	while (pp_g.committed_bytes < bytes)
+		if (!pp_arena_grow_locked(0))
+			return false;
+	pp_os_populate(pp_g.base, pp_g.committed_bytes);
+	pp_os_populate(pp_g.desc, desc_committed);
 	return true;
 }

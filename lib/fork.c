@@ -111,7 +111,10 @@ static void atfork_child(void)
 	pp_options_atfork_child();
 	if (others)
 		repair_locked();
-	pp_unlock();
+	if (pp_g.opt.pi)
+		pp_lock_init();	/* a PI mutex records its owner's thread id: a new one */
+	else
+		pp_unlock();
 	pp_leave();
 }
 

@@ -40,13 +40,32 @@ static bool lock_attr(pthread_mutexattr_t *attr)
 {
 	if (pthread_mutexattr_init(attr))
 		return false;	/* the lock keeps its static initialiser */
-	pthread_mutexattr_settype(attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	if (!pp_g.opt.pi) {
+		pthread_mutexattr_settype(attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+		return true;
+	}
+	/* pi=1: a holder inherits the priority of its highest waiter. */
+	if (pthread_mutexattr_setprotocol(attr, PTHREAD_PRIO_INHERIT)) {
+		pp_msg("pi=1: this system has no priority-inheritance mutexes");
+		pthread_mutexattr_destroy(attr);
+		return false;
+	}
 	return true;
+}
+
+/* The global lock, made now: adaptive, or priority-inheriting with pi=1. */
+void pp_lock_init(void)
+{
+	pthread_mutexattr_t attr;
+
+	if (lock_attr(&attr)) {
+		pthread_mutex_init(&pp_g.lock, &attr);
+		pthread_mutexattr_destroy(&attr);
+	}
 }
 
 static void init_once(void)
 {
-	pthread_mutexattr_t attr;
 	unsigned k;
 
 	pp_options_freeze();
@@ -56,10 +75,7 @@ static void init_once(void)
 		pp_g.head[k] = PP_NIL;
 	CDS_INIT_LIST_HEAD(&pp_g.caches);
 	/* Nothing takes the lock before ready is set (every path checks it). */
-	if (lock_attr(&attr)) {
-		pthread_mutex_init(&pp_g.lock, &attr);
-		pthread_mutexattr_destroy(&attr);
-	}
+	pp_lock_init();
 	if (pp_arena_init()) {
 		pp_msg("cannot reserve the arena (%zu bytes): %s; set a smaller arena=",
 		       pp_g.opt.arena, strerror(errno));
@@ -68,6 +84,18 @@ static void init_once(void)
 	if (pthread_key_create(&pp_g.key, pp_tcache_thread_exit)) {
 		pp_msg("cannot create the thread-exit key");
 		return;
+	}
+	if (pp_g.opt.prefault) {
+		bool ok;
+
+		pp_lock();
+		ok = pp_arena_prefault_locked(pp_g.opt.prefault);
+		pp_unlock();
+		if (!ok) {
+			pp_msg("prefault=%zu: cannot commit that much: %s", pp_g.opt.prefault,
+			       strerror(errno));
+			return;
+		}
 	}
 	pp_fork_init();
 	if (pp_g.opt.stats)

@@ -139,6 +139,11 @@ struct pp_options {
 	bool rcu_blocks;	/* 0: no blocks, every call takes the fallback */
 	/* read by the preload shim (preload/) */
 	size_t preload_min;	/* requests of at least this many bytes go to the pool */
+	/* real time (README "Real-time use") */
+	bool pi;		/* the global lock inherits priority */
+	bool mlock;		/* committed memory is locked */
+	size_t prefault;	/* bytes committed and touched at start-up */
+	bool hugepages;		/* back the arena with huge pages */
 };
 
 /* The global state: arena, buddy lists, pending list, registry, counters. */
@@ -322,6 +327,7 @@ static inline void pp_account(struct pp_tcache *tc, size_t pages)
 
 /* init.c */
 PP_HIDDEN bool pp_init(void);	/* may block; false (errno ENOMEM) on failure */
+PP_HIDDEN void pp_lock_init(void);	/* (re)makes the global lock per the options */
 
 /* alloc.c: initialise if @flags allow it (false, errno EAGAIN or ENOMEM) */
 PP_HIDDEN bool pp_ready_for(unsigned flags);
@@ -339,6 +345,7 @@ PP_HIDDEN void pp_options_print(const struct pp_options *o);
 /* arena.c: geometry and growth; grow is called with the lock held. */
 PP_HIDDEN int pp_arena_init(void);
 PP_HIDDEN bool pp_arena_grow_locked(unsigned order);
+PP_HIDDEN bool pp_arena_prefault_locked(size_t bytes);
 
 /* buddy.c: the global lists; *_locked with pp_g.lock held. */
 PP_HIDDEN void pp_lock(void);
@@ -393,6 +400,10 @@ PP_HIDDEN bool pp_check_flags(const char *fn, unsigned flags);
 PP_HIDDEN size_t pp_os_page_size(void);
 PP_HIDDEN void *pp_os_reserve(size_t size, size_t align);
 PP_HIDDEN int pp_os_commit(void *addr, size_t size);
+PP_HIDDEN int pp_os_commit_huge(void *addr, size_t size);
+PP_HIDDEN int pp_os_advise_huge(void *addr, size_t size);
+PP_HIDDEN int pp_os_lock(void *addr, size_t size);
+PP_HIDDEN void pp_os_populate(void *addr, size_t size);
 PP_HIDDEN void pp_os_write_err(const char *buf, size_t len);
 PP_HIDDEN PP_NORETURN void pp_os_abort(void);
 
@@ -413,6 +424,7 @@ struct pp_audit {
 	size_t bad;		/* descriptors in an impossible state */
 };
 PP_HIDDEN void pp_test_lock(void);
+PP_HIDDEN unsigned pp_test_lock_word(void);
 PP_HIDDEN void pp_test_unlock(void);
 PP_HIDDEN void pp_test_audit(struct pp_audit *a);
 

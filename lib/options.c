@@ -53,6 +53,10 @@ static const struct key {
 	{ "rcu_spares",   K_COUNT, offsetof(struct pp_options, rcu_spares) },
 	{ "rcu_blocks",   K_BOOL,  offsetof(struct pp_options, rcu_blocks) },
 	{ "preload_min",  K_BYTES, offsetof(struct pp_options, preload_min) },
+	{ "pi",        K_BOOL,  offsetof(struct pp_options, pi) },
+	{ "mlock",     K_BOOL,  offsetof(struct pp_options, mlock) },
+	{ "prefault",  K_BYTES, offsetof(struct pp_options, prefault) },
+	{ "hugepages", K_BOOL,  offsetof(struct pp_options, hugepages) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -161,6 +165,12 @@ static int finish(struct pp_options *o, const char *who)
 	if (o->rcu_spares > PP_MAX_RCU_SPARES) {
 		pp_msg("%s: rcu_spares=%zu is out of range (0..%d)", who, o->rcu_spares,
 		       PP_MAX_RCU_SPARES);
+		return -1;
+	}
+	if (o->prefault > o->arena || (o->cap && o->prefault > o->cap)) {
+		pp_msg("%s: prefault=%zu is larger than %s=%zu", who, o->prefault,
+		       o->cap && o->cap < o->arena ? "cap" : "arena",
+		       o->cap && o->cap < o->arena ? o->cap : o->arena);
 		return -1;
 	}
 	if (o->preload_min == 0) {
@@ -326,8 +336,8 @@ void pp_options_print(const struct pp_options *o)
 {
 	pp_msg("settings: high=%zu batch=%zu arena=%zu cap=%zu%s grow=%zu stats=%d verbose=%d "
 	       "rcu_delay_ms=%zu rcu_spares=%zu rcu_blocks=%d preload_min=%zu "
-	       "page_size=%zu max_order=%d desc=%zuB/page",
+	       "pi=%d mlock=%d prefault=%zu hugepages=%d page_size=%zu max_order=%d desc=%zuB/page",
 	       o->high, o->batch, o->arena, o->cap, o->cap ? "" : " (none)",
 	       o->grow, o->stats, o->verbose, o->rcu_delay_ms, o->rcu_spares, o->rcu_blocks,
-	       o->preload_min, pp_g.page_size, PP_MAX_ORDER, sizeof(struct pp_desc));
+	       o->preload_min, o->pi, o->mlock, o->prefault, o->hugepages, pp_g.page_size, PP_MAX_ORDER, sizeof(struct pp_desc));
 }

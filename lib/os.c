@@ -62,6 +62,45 @@ int pp_os_commit(void *addr, size_t size)
 	return p == MAP_FAILED ? -1 : 0;
 }
 
+/* Commit @size bytes at @addr backed by huge pages (hugetlbfs); -1 if none. */
+int pp_os_commit_huge(void *addr, size_t size)
+{
+	void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HUGETLB, -1, 0);
+
+	return p == MAP_FAILED ? -1 : 0;
+}
+
+/* Ask for transparent huge pages on a committed range; -1 with errno. */
+int pp_os_advise_huge(void *addr, size_t size)
+{
+	return madvise(addr, size, MADV_HUGEPAGE);
+}
+
+/* Lock a committed range in memory (faulting it in); -1 with errno. */
+int pp_os_lock(void *addr, size_t size)
+{
+	return mlock(addr, size);
+}
+
+/*
+ * Fault a committed range in for writing, so that touching it later takes
+ * no page fault: MADV_POPULATE_WRITE (Linux 5.14), else a write to each
+ * page (of its own value: nothing is written that was not there).
+ */
+void pp_os_populate(void *addr, size_t size)
+{
+#ifdef MADV_POPULATE_WRITE
+	if (madvise(addr, size, MADV_POPULATE_WRITE) == 0)
+		return;
+#endif
+	for (size_t off = 0; off < size; off += pp_g.page_size) {
+		volatile char *c = (volatile char *)addr + off;
+
+		*c = *c;
+	}
+}
+
 /* Async-signal-safe; a short write is retried, an error dropped. */
 void pp_os_write_err(const char *buf, size_t len)
 {

@@ -3,7 +3,8 @@
  * testhooks.c - white-box hooks for the test suites; linked into the test
  * binaries only, never into the installed library.
  *
- * Owns: taking the global lock from a test, and the audit: a walk over
+ * Owns: taking the global lock from a test (and reading its futex word),
+ * and the audit: a walk over
  * every committed descriptor that counts pages by state, a ledger kept
  * apart from the counters behind pp_stats().
  */
@@ -12,6 +13,16 @@
 #include <string.h>
 
 #include "internal.h"
+
+/*
+ * The global lock's futex word (glibc's public mutex layout), read while
+ * the caller holds the lock: 1 for a normal or adaptive mutex, the owner's
+ * thread id for a priority-inheritance one (the kernel's PI futex protocol).
+ */
+unsigned pp_test_lock_word(void)
+{
+	return (unsigned)__atomic_load_n(&pp_g.lock.__data.__lock, __ATOMIC_RELAXED);
+}
 
 /* Initialises the pool first: nothing takes the lock before pp_init(). */
 void pp_test_lock(void)
