@@ -252,6 +252,27 @@ PP_API int pp_owns(const void *addr);
 PP_API int pp_block_order(const void *addr);
 
 /**
+ * pp_trim() - give free pages back to the OS, keeping @keep_pages resident.
+ * @keep_pages: free pages on the global lists to keep.
+ *
+ * Free blocks on the global lists beyond @keep_pages are released
+ * (MADV_DONTNEED, or MADV_FREE with madv_free=1) in runs as long as the
+ * lists hold, a batch per hold of the global lock; they stay in the pool
+ * and fault back in, zero-filled, when used.  Per-thread caches are not
+ * touched (call pp_thread_drain() first for this thread's).  With
+ * retain=BYTES the pool does this itself, at most once per trim_ms, from
+ * the slow path of flags-0 allocations and when a thread with a cache exits.
+ *
+ * Context: may block; takes the global lock; makes system calls.  Not
+ * async-signal-safe.
+ * Return: the pages released (the pool does not record what it gave back:
+ * free pages released before are released, and counted, again); 0 before
+ * first use and with mlock=1 (locked memory stays locked); -1 with errno
+ * EBUSY from a signal handler that interrupted a pagepool call.
+ */
+PP_API long pp_trim(size_t keep_pages);
+
+/**
  * pp_stats() - copy a snapshot of the pool's statistics.
  * @out: where to write.
  * @out_size: sizeof(*out) as the caller knows it; at most that much is copied.

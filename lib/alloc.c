@@ -66,11 +66,16 @@ again:
 /* The cache of @order had nothing: refill it (initialising if allowed). */
 static void *alloc_miss_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
 {
+	void *p;
+
 	if (!(flags & PP_TRY) && !pp_ready_for(flags)) {
 		pp_event(misses, 1);
 		return NULL;
 	}
-	return pp_tcache_refill_slow(tc, order, flags);
+	p = pp_tcache_refill_slow(tc, order, flags);
+	if (!(flags & (PP_TRY | PP_NOWAIT)))
+		pp_trim_auto();		/* retain=: a flags-0 allocation may block */
+	return p;
 }
 
 /* Large orders, bad arguments and re-entrant calls; @fn names the call. */

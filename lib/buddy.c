@@ -221,6 +221,12 @@ void pp_buddy_add_range_locked(size_t idx, size_t npages)
 	}
 }
 
+/* Take the FREE block at @idx of @order off its list (trim.c). */
+void pp_buddy_unlist_locked(size_t idx, unsigned order)
+{
+	list_del(order, idx);
+}
+
 /* The FREE block holding page @i, if there is one. */
 static bool free_block_of(size_t i, size_t *head, unsigned *order)
 {

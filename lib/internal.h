@@ -144,6 +144,10 @@ struct pp_options {
 	bool mlock;		/* committed memory is locked */
 	size_t prefault;	/* bytes committed and touched at start-up */
 	bool hugepages;		/* back the arena with huge pages */
+	/* giving memory back (trim.c) */
+	size_t retain;		/* free bytes kept resident; 0: no automatic trim */
+	size_t trim_ms;		/* the automatic trim runs at most this often */
+	bool madv_free;		/* release with MADV_FREE instead of MADV_DONTNEED */
 };
 
 /* The global state: arena, buddy lists, pending list, registry, counters. */
@@ -174,6 +178,8 @@ struct pp_global {
 	size_t pending_pages;		/* pages on it */
 	size_t stray_pages_out;		/* pages_out not counted in any cache */
 	size_t reserved;		/* pages held by reserves (reserve.c) */
+	size_t trimming;		/* free pages off the lists being released (trim.c) */
+	size_t last_trim_ms;		/* when the automatic trim last ran (trim.c) */
 	size_t misses, refills, drains, trylock_fails, pending_frees;
 
 	struct pp_options opt;
@@ -358,6 +364,7 @@ PP_HIDDEN size_t pp_buddy_alloc_many_locked(unsigned order, unsigned flags, size
 PP_HIDDEN void pp_buddy_free_locked(size_t idx, unsigned order);
 PP_HIDDEN void pp_buddy_add_range_locked(size_t idx, size_t npages);
 PP_HIDDEN bool pp_buddy_take_range_locked(size_t idx, size_t npages);
+PP_HIDDEN void pp_buddy_unlist_locked(size_t idx, unsigned order);
 PP_HIDDEN void *pp_buddy_alloc_reclaim_locked(struct pp_tcache *tc,
 					      unsigned order, unsigned flags);
 PP_HIDDEN void pp_pending_push(void *p, struct pp_desc *d);
@@ -387,6 +394,9 @@ PP_HIDDEN void pp_exact_free(const char *fn, void *p);
 PP_HIDDEN void pp_exact_shrink(const char *fn, void *p, size_t npages);
 PP_HIDDEN bool pp_exact_grow(const char *fn, void *p, size_t npages);
 
+/* trim.c */
+PP_HIDDEN void pp_trim_auto(void);
+
 /* stats.c */
 PP_HIDDEN void pp_stats_print(void);
 extern void (*pp_stats_at_exit)(void) PP_HIDDEN;	/* init.c; pp_stats_print */
@@ -404,6 +414,8 @@ PP_HIDDEN int pp_os_commit_huge(void *addr, size_t size);
 PP_HIDDEN int pp_os_advise_huge(void *addr, size_t size);
 PP_HIDDEN int pp_os_lock(void *addr, size_t size);
 PP_HIDDEN void pp_os_populate(void *addr, size_t size);
+PP_HIDDEN void pp_os_release(void *addr, size_t size, bool lazy);
+PP_HIDDEN size_t pp_os_now_ms(void);
 PP_HIDDEN void pp_os_write_err(const char *buf, size_t len);
 PP_HIDDEN PP_NORETURN void pp_os_abort(void);
 

@@ -57,6 +57,9 @@ static const struct key {
 	{ "mlock",     K_BOOL,  offsetof(struct pp_options, mlock) },
 	{ "prefault",  K_BYTES, offsetof(struct pp_options, prefault) },
 	{ "hugepages", K_BOOL,  offsetof(struct pp_options, hugepages) },
+	{ "retain",    K_BYTES, offsetof(struct pp_options, retain) },
+	{ "trim_ms",   K_COUNT, offsetof(struct pp_options, trim_ms) },
+	{ "madv_free", K_BOOL,  offsetof(struct pp_options, madv_free) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -74,6 +77,7 @@ static void options_defaults(struct pp_options *o)
 	o->rcu_spares = PP_DEF_RCU_SPARES;
 	o->rcu_blocks = true;
 	o->preload_min = pp_os_page_size();
+	o->trim_ms = 1000;
 }
 
 /* Parse an unsigned number with an optional K/M/G/T suffix (bytes only). */
@@ -336,8 +340,9 @@ void pp_options_print(const struct pp_options *o)
 {
 	pp_msg("settings: high=%zu batch=%zu arena=%zu cap=%zu%s grow=%zu stats=%d verbose=%d "
 	       "rcu_delay_ms=%zu rcu_spares=%zu rcu_blocks=%d preload_min=%zu "
-	       "pi=%d mlock=%d prefault=%zu hugepages=%d page_size=%zu max_order=%d desc=%zuB/page",
+	       "pi=%d mlock=%d prefault=%zu hugepages=%d retain=%zu trim_ms=%zu madv_free=%d page_size=%zu max_order=%d desc=%zuB/page",
 	       o->high, o->batch, o->arena, o->cap, o->cap ? "" : " (none)",
 	       o->grow, o->stats, o->verbose, o->rcu_delay_ms, o->rcu_spares, o->rcu_blocks,
-	       o->preload_min, o->pi, o->mlock, o->prefault, o->hugepages, pp_g.page_size, PP_MAX_ORDER, sizeof(struct pp_desc));
+	       o->preload_min, o->pi, o->mlock, o->prefault, o->hugepages, o->retain, o->trim_ms, o->madv_free,
+	       pp_g.page_size, PP_MAX_ORDER, sizeof(struct pp_desc));
 }

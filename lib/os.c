@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -99,6 +100,24 @@ void pp_os_populate(void *addr, size_t size)
 
 		*c = *c;
 	}
+}
+
+/*
+ * Give a free range's memory back to the OS; it stays mapped and reads as
+ * zero (MADV_DONTNEED) or as before until reclaimed (MADV_FREE, @lazy).
+ */
+void pp_os_release(void *addr, size_t size, bool lazy)
+{
+	madvise(addr, size, lazy ? MADV_FREE : MADV_DONTNEED);
+}
+
+/* Monotonic milliseconds; clock_gettime() is a vDSO call, no system call. */
+size_t pp_os_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (size_t)ts.tv_sec * 1000 + (size_t)ts.tv_nsec / 1000000;
 }
 
 /* Async-signal-safe; a short write is retried, an error dropped. */

@@ -29,7 +29,7 @@ static void collect_locked(struct pp_stats *s)
 	s->committed = pp_g.committed;
 	s->in_use = out;
 	s->cached = cached + pp_g.cache_meta;
-	s->free = pp_g.free_pages + EV(pending_pages);
+	s->free = pp_g.free_pages + EV(pending_pages) + EV(trimming);
 	s->reserved = EV(reserved);
 	s->cache_meta = pp_g.cache_meta;
 	s->pending = EV(pending_pages);

@@ -226,6 +226,7 @@ void pp_tcache_thread_exit(void *arg)
 	if (!pp_enter())
 		return;		/* exiting from a handler that interrupted pagepool */
 	release_own();
+	pp_trim_auto();		/* retain=: a thread exit may block */
 	pp_leave();
 }
 

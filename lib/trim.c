@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trim.c - giving free memory back to the OS: pp_trim() and the automatic
+ * trim (retain=, trim_ms=).
+ *
+ * Owns: choosing the free blocks to release and releasing them.  Blocks are
+ * taken off the buddy lists a batch per hold of the global lock (largest
+ * first, so the runs released are as long as the lists have), released
+ * with the lock dropped (MADV_DONTNEED, or MADV_FREE with madv_free=1), and
+ * put back afterwards, again a batch per hold: the pages stay committed and
+ * free, and fault back in, zero-filled, when used again.  While a block is
+ * out it is marked USED so that nothing coalesces with it, and counted in
+ * pp_g.trimming so that pp_stats() still calls it free.  Nothing is released
+ * with mlock=1: locked memory stays locked.  Only paths that may block trim:
+ * pp_trim(), flags-0 allocations and thread exit (the automatic trim, at
+ * most once per trim_ms, when more than retain bytes are free).
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+#define TRIM_BATCH 64		/* blocks taken or put back per lock hold */
+
+/* Take up to TRIM_BATCH blocks, at most @want pages, onto @chain. */
+static size_t take_batch_locked(size_t want, uint32_t *chain)
+{
+	size_t got = 0;
+	unsigned n = 0;
+
+	for (int k = PP_MAX_ORDER; k >= 0 && n < TRIM_BATCH && got < want; k--) {
+		while (n < TRIM_BATCH && got < want && pp_g.head[k] != PP_NIL) {
+			uint32_t idx = pp_g.head[k];
+			struct pp_desc *d = &pp_g.desc[idx];
+
+			pp_buddy_unlist_locked(idx, (unsigned)k);
+			pp_set_state(d, PP_PG_USED);	/* out: nothing coalesces with it */
+			d->next = *chain;
+			*chain = idx;
+			got += (size_t)1 << k;
+			n++;
+		}
+	}
+	pp_g.free_pages -= got;
+	pp_event(trimming, got);
+	return got;
+}
+
+/* Put the blocks of @chain back on the lists, a batch per lock hold. */
+static void put_back(uint32_t chain)
+{
+	while (chain != PP_NIL) {
+		pp_lock();
+		for (unsigned n = 0; n < TRIM_BATCH && chain != PP_NIL; n++) {
+			struct pp_desc *d = &pp_g.desc[chain];
+			uint32_t next = d->next;
+			unsigned order = load_relaxed(&d->order);
+
+			pp_event(trimming, -((size_t)1 << order));
+			pp_buddy_free_locked(chain, order);
+			chain = next;
+		}
+		pp_unlock();
+	}
+}
+
+/* Release free pages beyond @keep; the caller may block.  Pages released. */
+static size_t trim_slow(size_t keep)
+{
+	uint32_t chain = PP_NIL, done = PP_NIL;
+	size_t released = 0, got;
+
+	do {
+		pp_lock();
+		got = pp_g.free_pages > keep + released ?
+			take_batch_locked(pp_g.free_pages - keep, &chain) : 0;
+		pp_unlock();
+		/* Released outside the lock; then onto the done chain. */
+		while (chain != PP_NIL) {
+			struct pp_desc *d = &pp_g.desc[chain];
+			uint32_t next = d->next;
+
+			pp_os_release(pp_addr(chain), pp_g.page_size << load_relaxed(&d->order),
+				      pp_g.opt.madv_free);
+			d->next = done;
+			done = chain;
+			chain = next;
+		}
+		released += got;
+	} while (got);
+	put_back(done);
+	return released;
+}
+
+/* pp_trim(): see include/pagepool.h. */
+PP_API long pp_trim(size_t keep_pages)
+{
+	long released;
+
+	if (!__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE))
+		return 0;			/* nothing committed yet */
+	if (!pp_enter()) {
+		pp_msg("pp_trim: called from a signal handler that interrupted pagepool");
+		errno = EBUSY;
+		return -1;
+	}
+	released = pp_g.opt.mlock ? 0 : (long)trim_slow(keep_pages);
+	pp_leave();
+	return released;
+}
+
+/*
+ * pp_trim_auto() - the automatic trim, from a path that may block (a flags-0
+ * allocation's slow path, thread exit): with retain= set, when more than
+ * retain bytes are free and trim_ms have passed since the last trim.
+ * Caller holds pp_tls.busy and not the lock.
+ */
+void pp_trim_auto(void)
+{
+	size_t keep = pp_g.opt.retain >> pp_g.page_shift, now, last;
+
+	if (!pp_g.opt.retain || pp_g.opt.mlock || load_relaxed(&pp_g.free_pages) <= keep)
+		return;
+	now = pp_os_now_ms();
+	last = load_relaxed(&pp_g.last_trim_ms);
+	if (now - last < pp_g.opt.trim_ms ||
+	    !__atomic_compare_exchange_n(&pp_g.last_trim_ms, &last, now, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;			/* too soon, or another thread trims */
+	trim_slow(keep);
+}

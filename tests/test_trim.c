@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_trim.c - giving memory back: pp_trim(), the automatic trim
+ * (retain=, trim_ms=), madv_free=1, and nothing given back with mlock=1.
+ *
+ * Resident memory is read from /proc/self/statm.  Each test runs in its
+ * own forked child (CK_FORK) with a fresh pool.
+ */
+#include "config.h"
+
+#include <sys/resource.h>
+
+#include "testutil.h"
+
+#define MIB ((size_t)1 << 20)
+#define BURST_MIB 64
+
+
+static void *blocks[4096];
+
+static size_t resident_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size = 0, res = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%lu %lu", &size, &res), 2);
+	fclose(f);
+	return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Allocate and touch BURST_MIB in order-4 blocks, then free them all. */
+static size_t burst_only(void)
+{
+	size_t n = BURST_MIB * MIB / (pp_page_size() << 4);
+
+	ck_assert_uint_le(n, sizeof(blocks) / sizeof(blocks[0]));
+	for (size_t i = 0; i < n; i++) {
+		blocks[i] = must_alloc(4);
+		memset(blocks[i], 0x5a, pp_page_size() << 4);
+	}
+	for (size_t i = 0; i < n; i++)
+		pp_free_pages(blocks[i], 4);
+	return n;
+}
+
+/* The burst, and this thread's cache back to the global lists. */
+static size_t burst(void)
+{
+	size_t n = burst_only();
+
+	pp_thread_drain();
+	return n;
+}
+
+START_TEST(test_trim_after_burst)
+{
+	size_t base, peak, after, keep = 256;
+	long released;
+
+	pp_free_page(must_alloc(0));
+	base = resident_bytes();
+	burst();
+	peak = resident_bytes();
+	ck_assert_msg(peak >= base + (BURST_MIB - 8) * MIB, "the burst did not raise RSS "
+		      "(%zu -> %zu)", base, peak);
+	released = pp_trim(keep);
+	after = resident_bytes();
+	ck_assert_msg(released > 0, "pp_trim released %ld pages", released);
+	ck_assert_msg(after <= base + keep * pp_page_size() + 4 * MIB,
+		      "RSS %zu MiB after pp_trim(%zu), %zu MiB before the burst, %zu at its peak",
+		      after / MIB, keep, base / MIB, peak / MIB);
+	ck_assert_uint_ge(get_stats().free, (size_t)released);	/* still the pool's */
+	check_conservation();
+	/* The released pages serve again, zero-filled. */
+	burst();
+	check_conservation();
+}
+END_TEST
+
+/* pp_trim keeps what it is asked to keep. */
+START_TEST(test_trim_keeps)
+{
+	size_t keep = (16 * MIB) / pp_page_size();
+	long released;
+
+	burst();
+	released = pp_trim(keep);
+	ck_assert_msg(released > 0 && get_stats().free >= keep, "released %ld, free %zu",
+		      released, get_stats().free);
+	check_conservation();
+}
+END_TEST
+
+static void *burst_thread(void *arg)
+{
+	(void)arg;
+	pp_free_page(must_alloc(0));	/* a cache: its exit hook runs */
+	burst_only();
+	return NULL;		/* its exit gives the cache back, then trims */
+}
+
+START_TEST(test_trim_automatic)
+{
+	size_t base, after;
+
+	ck_assert_int_eq(pp_configure("retain=4M,trim_ms=1"), 0);
+	pp_free_page(must_alloc(0));
+	base = resident_bytes();
+	usleep(2000);		/* trim_ms has passed since start-up */
+	join(spawn(burst_thread, NULL));
+	after = resident_bytes();
+	ck_assert_msg(after <= base + 12 * MIB, "retain=4M: RSS %zu MiB after a %d MiB burst "
+		      "on an exited thread, %zu MiB before", after / MIB, BURST_MIB, base / MIB);
+	check_conservation();
+}
+END_TEST
+
+/* The control: without retain= nothing is given back by itself. */
+START_TEST(test_no_automatic_trim_by_default)
+{
+	size_t base, after;
+
+	pp_free_page(must_alloc(0));
+	base = resident_bytes();
+	join(spawn(burst_thread, NULL));
+	after = resident_bytes();
+	ck_assert_msg(after >= base + (BURST_MIB - 8) * MIB, "RSS fell by itself: %zu -> %zu MiB",
+		      base / MIB, after / MIB);
+}
+END_TEST
+
+START_TEST(test_trim_madv_free)
+{
+	ck_assert_int_eq(pp_configure("madv_free=1"), 0);
+	burst();
+	ck_assert_int_gt(pp_trim(0), 0);
+	check_conservation();
+}
+END_TEST
+
+START_TEST(test_trim_mlock_keeps_everything)
+{
+	struct rlimit rl;
+	size_t before;
+
+	if (geteuid() != 0 && (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur < 128 * MIB)) {
+		fprintf(stderr, "test_trim: skipped mlock=1 (RLIMIT_MEMLOCK too small, not root)\n");
+		return;
+	}
+	ck_assert_int_eq(pp_configure("mlock=1"), 0);
+	burst();
+	before = resident_bytes();
+	ck_assert_int_eq(pp_trim(0), 0);
+	ck_assert_uint_ge(resident_bytes() + MIB, before);
+	check_conservation();
+}
+END_TEST
+
+START_TEST(test_trim_before_use)
+{
+	ck_assert_int_eq(pp_trim(0), 0);	/* no pool yet: nothing to do */
+}
+END_TEST
+
+static Suite *trim_suite(void)
+{
+	Suite *s = suite_create("trim");
+	TCase *tc = new_tcase("trim");
+
+	tcase_add_test(tc, test_trim_after_burst);
+	tcase_add_test(tc, test_trim_keeps);
+	tcase_add_test(tc, test_trim_automatic);
+	tcase_add_test(tc, test_no_automatic_trim_by_default);
+	tcase_add_test(tc, test_trim_madv_free);
+	tcase_add_test(tc, test_trim_mlock_keeps_everything);
+	tcase_add_test(tc, test_trim_before_use);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(trim_suite());
+}
