@@ -285,4 +285,6 @@ PP_API void pp_stats(struct pp_stats *out, size_t out_size);
 }
 #endif
 
+#include "pagepool/reserve.h"	/* reserves: after the flags and PP_API */
+
 #endif /* PAGEPOOL_H */

@@ -65,7 +65,7 @@ enum pp_page_state {
  */
 struct pp_desc {
 	uint32_t next;		/* buddy list or pending list link */
-	uint32_t prev;		/* buddy list link */
+	uint32_t prev;		/* buddy list link; on a USED block, reserve.c's mark */
 	union {
 		struct {
 			uint8_t state;	/* enum pp_page_state, accessed atomically */
