@@ -22,6 +22,18 @@
 
 #define TEST_TIMEOUT 60	/* seconds per test: sanitizer builds are slow */
 
+/* Built with ThreadSanitizer (gcc's macro, or clang's feature test). */
+#if defined(__SANITIZE_THREAD__)
+#define PP_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PP_TEST_TSAN 1
+#endif
+#endif
+#ifndef PP_TEST_TSAN
+#define PP_TEST_TSAN 0
+#endif
+
 static inline TCase *new_tcase(const char *name)
 {
 	TCase *tc = tcase_create(name);

@@ -181,16 +181,6 @@ END_TEST
 
 /* ---- no system call: strict seccomp (as test_tcache) ------------------- */
 
-#if defined(__SANITIZE_THREAD__)
-#define PP_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PP_TEST_TSAN 1
-#endif
-#endif
-#ifndef PP_TEST_TSAN
-#define PP_TEST_TSAN 0
-#endif
 
 #define NS_MIN 8
 

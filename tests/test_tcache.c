@@ -224,16 +224,6 @@ END_TEST
  * fork child, and strict seccomp and SYS_exit act on one thread only, so the
  * child never ends (waitpid hangs).  The normal and ASan builds run these.
  */
-#if defined(__SANITIZE_THREAD__)
-#define PP_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PP_TEST_TSAN 1
-#endif
-#endif
-#ifndef PP_TEST_TSAN
-#define PP_TEST_TSAN 0
-#endif
 
 #define NS_CONF   "high=32,batch=8"
 #define NS_WARM   256
