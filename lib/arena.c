@@ -41,10 +41,17 @@ int pp_arena_init(void)
 /* mlock=1: lock a range just committed, or say why not. */
 static bool lock_range(void *addr, size_t size)
 {
+	static bool said;
+
 	if (!pp_g.opt.mlock || pp_os_lock(addr, size) == 0)
 		return true;
-	pp_msg("mlock=1: cannot lock %zu bytes: %s (raise RLIMIT_MEMLOCK, ulimit -l, "
-	       "or run with CAP_IPC_LOCK)", size, strerror(errno));
+	if (!said) {		/* once: every later growth would fail the same way */
+		said = true;
+		pp_msg("mlock=1: cannot lock %zu bytes: %s (raise RLIMIT_MEMLOCK, ulimit -l, "
+		       "or run with CAP_IPC_LOCK); the arena does not grow", size,
+		       strerror(errno));
+	}
+	errno = ENOMEM;
 	return false;
 }
 

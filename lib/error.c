@@ -53,6 +53,8 @@ static const char *state_name(unsigned s)
 	case PP_PG_CACHED:
 	case PP_PG_PENDING:
 		return "the block is already free (a double free, or use after free)";
+	case PP_PG_TRIM:
+		return "the block is free, being given back to the OS (a double free, or use after free)";
 	case PP_PG_META:
 		return "the page holds the allocator's own metadata";
 	default:

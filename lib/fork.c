@@ -58,6 +58,7 @@ static void repair_locked(void)
 	size_t idx, step, used = 0;
 
 	pp_tcache_forget_others();
+	pp_g.trimming = 0;		/* a lost thread's trim: its blocks go back below */
 	pp_g.pending_pages = mark_kept(tc);
 	pp_g.cache_meta = tc ? (size_t)1 << tc->storage_order : 0;
 	/*
@@ -74,7 +75,8 @@ static void repair_locked(void)
 			pp_set_state(d, s & ~MARK_KEEP);
 		else if (s == PP_PG_USED)
 			used += (size_t)1 << order;
-		else if (s == PP_PG_CACHED || s == PP_PG_PENDING || s == PP_PG_META)
+		else if (s == PP_PG_CACHED || s == PP_PG_PENDING || s == PP_PG_META ||
+			 s == PP_PG_TRIM)
 			pp_buddy_free_locked(idx, order);	/* a lost thread's */
 	}
 	/* Reserves' pages are USED blocks too, counted apart (reserve.c). */
@@ -99,8 +101,8 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
-	/* Another thread may have been in a lock-free window at the fork. */
-	bool others = pp_g.threads_seen > (pp_tls.seen ? 1u : 0u);
+	/* Another thread may have been in a lock-free window, or a trim. */
+	bool others = pp_g.threads_seen > (pp_tls.seen ? 1u : 0u) || pp_g.trimming;
 
 	/*
 	 * Still held by this thread from atfork_prepare(): kept, not re-made
@@ -111,7 +113,7 @@ static void atfork_child(void)
 	pp_options_atfork_child();
 	if (others)
 		repair_locked();
-	if (pp_g.opt.pi)
+	if (pp_g.lock_pi)
 		pp_lock_init();	/* a PI mutex records its owner's thread id: a new one */
 	else
 		pp_unlock();

@@ -57,10 +57,17 @@ static bool lock_attr(pthread_mutexattr_t *attr)
 void pp_lock_init(void)
 {
 	pthread_mutexattr_t attr;
+	int err;
 
-	if (lock_attr(&attr)) {
-		pthread_mutex_init(&pp_g.lock, &attr);
-		pthread_mutexattr_destroy(&attr);
+	if (!lock_attr(&attr))
+		return;
+	err = pthread_mutex_init(&pp_g.lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	pp_g.lock_pi = pp_g.opt.pi && !err;
+	if (err) {
+		pp_msg("pi=1: cannot make a priority-inheritance lock (%s); using a plain one",
+		       strerror(err));
+		pthread_mutex_init(&pp_g.lock, NULL);
 	}
 }
 

@@ -53,6 +53,7 @@ enum pp_page_state {
 	PP_PG_USED,		/* head of a block handed out */
 	PP_PG_PENDING,		/* head of a block on the pending-free list */
 	PP_PG_META,		/* head of a block holding a cache's storage */
+	PP_PG_TRIM,		/* head of a free block off the lists, being released (trim.c) */
 };
 
 /*
@@ -160,6 +161,7 @@ struct pp_global {
 	unsigned page_shift;
 	size_t page_size;
 	bool ready;			/* init finished */
+	bool lock_pi;			/* the global lock is priority-inheriting (pi=1 took) */
 
 	pthread_mutex_t lock;		/* guards everything below */
 	uint32_t head[PP_MAX_ORDER + 1];	/* buddy free lists */

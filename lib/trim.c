@@ -7,10 +7,12 @@
  * taken off the buddy lists a batch per hold of the global lock (largest
  * first, so the runs released are as long as the lists have), released
  * with the lock dropped (MADV_DONTNEED, or MADV_FREE with madv_free=1), and
- * put back afterwards, again a batch per hold: the pages stay committed and
- * free, and fault back in, zero-filled, when used again.  While a block is
- * out it is marked USED so that nothing coalesces with it, and counted in
- * pp_g.trimming so that pp_stats() still calls it free.  Nothing is released
+ * put back when the trim is done, again a batch per hold: the pages stay
+ * committed and free, and fault back in, zero-filled, when used again.
+ * While a block is out (state TRIM: nothing coalesces with it, a fork
+ * child's repair puts it back) it is counted in pp_g.trimming, so that
+ * pp_stats() still calls it free; other threads cannot have it until the
+ * trim ends, so a large trim is best made when the pool is quiet.  Nothing is released
  * with mlock=1: locked memory stays locked.  Only paths that may block trim:
  * pp_trim(), flags-0 allocations and thread exit (the automatic trim, at
  * most once per trim_ms, when more than retain bytes are free).
@@ -23,19 +25,23 @@
 
 #define TRIM_BATCH 64		/* blocks taken or put back per lock hold */
 
-/* Take up to TRIM_BATCH blocks, at most @want pages, onto @chain. */
+/*
+ * Take up to TRIM_BATCH blocks, at most @want pages (no block larger than
+ * what is still wanted, so @keep is kept), onto @chain.
+ */
 static size_t take_batch_locked(size_t want, uint32_t *chain)
 {
 	size_t got = 0;
 	unsigned n = 0;
 
 	for (int k = PP_MAX_ORDER; k >= 0 && n < TRIM_BATCH && got < want; k--) {
-		while (n < TRIM_BATCH && got < want && pp_g.head[k] != PP_NIL) {
+		while (n < TRIM_BATCH && ((size_t)1 << k) <= want - got &&
+		       pp_g.head[k] != PP_NIL) {
 			uint32_t idx = pp_g.head[k];
 			struct pp_desc *d = &pp_g.desc[idx];
 
 			pp_buddy_unlist_locked(idx, (unsigned)k);
-			pp_set_state(d, PP_PG_USED);	/* out: nothing coalesces with it */
+			pp_set_state(d, PP_PG_TRIM);	/* off the lists: nothing coalesces with it */
 			d->next = *chain;
 			*chain = idx;
 			got += (size_t)1 << k;
@@ -73,8 +79,8 @@ static size_t trim_slow(size_t keep)
 
 	do {
 		pp_lock();
-		got = pp_g.free_pages > keep + released ?
-			take_batch_locked(pp_g.free_pages - keep, &chain) : 0;
+		/* free_pages no longer counts what this trim holds off the lists. */
+		got = pp_g.free_pages > keep ? take_batch_locked(pp_g.free_pages - keep, &chain) : 0;
 		pp_unlock();
 		/* Released outside the lock; then onto the done chain. */
 		while (chain != PP_NIL) {

@@ -157,6 +157,87 @@ START_TEST(test_trim_mlock_keeps_everything)
 }
 END_TEST
 
+/* Free single pages with used buddies: fragmented lists, 2048 order-0 blocks. */
+static void *singles[4096];
+
+static void fragment(void)
+{
+	for (int i = 0; i < 4096; i++)
+		singles[i] = must_alloc(0);
+	for (int i = 0; i < 4096; i += 2)
+		pp_free_page(singles[i]);
+	pp_thread_drain();
+}
+
+/* Every free page beyond @keep goes, and not one of the @keep. */
+START_TEST(test_trim_fragmented_exact)
+{
+	size_t free_before, keep = 100;
+	long released;
+
+	fragment();
+	free_before = get_stats().free;
+	ck_assert_uint_ge(free_before, 2048);
+	released = pp_trim(keep);
+	ck_assert_msg(released == (long)(free_before - keep),
+		      "pp_trim(%zu) with %zu free pages, many single: released %ld, want %zu",
+		      keep, free_before, released, free_before - keep);
+	ck_assert_uint_eq(get_stats().free, free_before);	/* still the pool's */
+	ck_assert_int_eq(pp_trim(free_before), 0);		/* keeps them all */
+	check_conservation();
+}
+END_TEST
+
+static volatile int trimmer_stop;
+
+static void *trimmer(void *arg)
+{
+	(void)arg;
+	while (!trimmer_stop)
+		pp_trim(0);
+	return NULL;
+}
+
+/* A fork in the middle of a trim: the child gets every free page back. */
+START_TEST(test_fork_during_trim)
+{
+	pthread_t t;
+	int bad = 0;
+
+	fragment();
+	t = spawn(trimmer, NULL);
+	for (int f = 0; f < 20; f++) {
+		int status;
+		pid_t pid = fork();
+
+		ck_assert_int_ne(pid, -1);
+		if (pid == 0) {
+			struct pp_stats st;
+			size_t got = 0;
+			char why[256];
+
+			if (!conservation_ok(why, sizeof(why)))
+				_exit(2);
+			/* The first allocation makes this thread's cache (a page or two). */
+			if (!pp_alloc_page(PP_NOWAIT))
+				_exit(4);
+			st = get_stats();
+			while (got < st.free && pp_alloc_page(PP_NOWAIT))
+				got++;
+			_exit(got == st.free ? 0 : 3);
+		}
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !bad++)
+			fprintf(stderr, "test_fork_during_trim: first bad child: status %#x\n", status);
+		usleep(1000);
+	}
+	trimmer_stop = 1;
+	join(t);
+	ck_assert_msg(bad == 0, "%d of 20 fork children lost free pages or their ledger", bad);
+	check_conservation();
+}
+END_TEST
+
 START_TEST(test_trim_before_use)
 {
 	ck_assert_int_eq(pp_trim(0), 0);	/* no pool yet: nothing to do */
@@ -175,6 +256,8 @@ static Suite *trim_suite(void)
 	tcase_add_test(tc, test_trim_madv_free);
 	tcase_add_test(tc, test_trim_mlock_keeps_everything);
 	tcase_add_test(tc, test_trim_before_use);
+	tcase_add_test(tc, test_trim_fragmented_exact);
+	tcase_add_test(tc, test_fork_during_trim);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -54,6 +54,7 @@ void pp_test_audit(struct pp_audit *a)
 		case PP_PG_NONE:
 			continue;
 		case PP_PG_FREE:
+		case PP_PG_TRIM:	/* free, off the lists during a trim */
 			a->free += pages;
 			break;
 		case PP_PG_CACHED:
