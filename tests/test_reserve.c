@@ -289,17 +289,6 @@ END_TEST
 
 /* ---- no lock: another thread holds the global lock ------------------- */
 
-static pthread_barrier_t lk_held, lk_release;
-
-static void *lock_holder(void *arg)
-{
-	(void)arg;
-	pp_test_lock();
-	pthread_barrier_wait(&lk_held);
-	pthread_barrier_wait(&lk_release);
-	pp_test_unlock();
-	return NULL;
-}
 
 START_TEST(test_no_lock_while_locked)
 {
@@ -309,7 +298,7 @@ START_TEST(test_no_lock_while_locked)
 	void *got[MIN], *extra, *p;
 	char fail[200] = "";
 	struct pp_stats s0, s1;
-	pthread_t holder;
+	struct lock_holder holder;
 	double t0, t1;
 
 #define LK_CHECK(cond, ...) do {					\
@@ -323,10 +312,7 @@ START_TEST(test_no_lock_while_locked)
 	ck_assert_ptr_nonnull(extra);
 	pp_thread_drain();		/* no cache: the normal path needs the lock */
 	s0 = get_stats();
-	ck_assert_int_eq(pthread_barrier_init(&lk_held, NULL, 2), 0);
-	ck_assert_int_eq(pthread_barrier_init(&lk_release, NULL, 2), 0);
-	holder = spawn(lock_holder, NULL);
-	pthread_barrier_wait(&lk_held);
+	hold_lock(&holder);
 	/* The lock is held: no ck_assert until it is released; a call that
 	 * blocks hangs the test until its timeout. */
 	t0 = now_sec();
@@ -351,8 +337,7 @@ START_TEST(test_no_lock_while_locked)
 	LK_CHECK(p != NULL, "flags 0 with pages in the reserve and the lock held failed");
 	pp_reserve_free(r, p);
 	t1 = now_sec();
-	pthread_barrier_wait(&lk_release);
-	join(holder);
+	release_lock(&holder);
 #undef LK_CHECK
 	ck_assert_msg(!fail[0], "%s", fail);
 	ck_assert_msg(t1 - t0 < 5.0, "reserve calls took %.2f s with the lock held", t1 - t0);
@@ -364,8 +349,6 @@ START_TEST(test_no_lock_while_locked)
 	pp_reserve_destroy(r);
 	ck_assert_uint_eq(get_stats().in_use, 0);
 	check_conservation();
-	pthread_barrier_destroy(&lk_held);
-	pthread_barrier_destroy(&lk_release);
 }
 END_TEST
 

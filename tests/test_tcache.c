@@ -399,17 +399,6 @@ END_TEST
 
 /* ---- progress while another thread holds the global lock --------------- */
 
-static pthread_barrier_t lk_held, lk_release;
-
-static void *lock_holder(void *arg)
-{
-	(void)arg;
-	pp_test_lock();
-	pthread_barrier_wait(&lk_held);
-	pthread_barrier_wait(&lk_release);
-	pp_test_unlock();
-	return NULL;
-}
 
 /* A thread with no cache at all frees pages while the lock is held. */
 struct free_job {
@@ -435,7 +424,7 @@ START_TEST(test_no_block_while_locked)
 	struct free_job job = { given, GIVEN };
 	char fail[200] = "";
 	struct pp_stats s0, s1;
-	pthread_t holder;
+	struct lock_holder holder;
 	size_t n = 0;
 
 #define LK_CHECK(cond, ...) do {					\
@@ -456,10 +445,7 @@ START_TEST(test_no_block_while_locked)
 	s0 = get_stats();
 	ck_assert_uint_gt(cache_pages(&s0), 0);
 
-	ck_assert_int_eq(pthread_barrier_init(&lk_held, NULL, 2), 0);
-	ck_assert_int_eq(pthread_barrier_init(&lk_release, NULL, 2), 0);
-	holder = spawn(lock_holder, NULL);
-	pthread_barrier_wait(&lk_held);
+	hold_lock(&holder);
 	/* The global lock is held from here: no ck_assert (it would exit with
 	 * the lock held), record the first failure instead.  A call that blocks
 	 * hangs the test until the tcase timeout. */
@@ -502,8 +488,7 @@ START_TEST(test_no_block_while_locked)
 	LK_CHECK(p != NULL, "try after frees found the cache empty");
 	pp_free_page(p);
 
-	pthread_barrier_wait(&lk_release);
-	join(holder);
+	release_lock(&holder);
 #undef LK_CHECK
 	ck_assert_msg(!fail[0], "%s", fail);
 
@@ -526,8 +511,6 @@ START_TEST(test_no_block_while_locked)
 	for (size_t i = 0; i < EXTRA; i++)
 		pp_free_page(extra[i]);
 	check_conservation();
-	pthread_barrier_destroy(&lk_held);
-	pthread_barrier_destroy(&lk_release);
 }
 END_TEST
 

@@ -119,6 +119,41 @@ static inline void *join(pthread_t t)
 }
 
 /* A small per-thread PRNG (xorshift64*). */
+/* ---- another thread holds the global lock ------------------------------ */
+
+/* hold_lock(): a thread takes the global lock and keeps it until release_lock(). */
+struct lock_holder {
+	pthread_t thread;
+	pthread_barrier_t held, release;
+};
+
+static inline void *lock_holder_main(void *arg)
+{
+	struct lock_holder *h = arg;
+
+	pp_test_lock();
+	pthread_barrier_wait(&h->held);
+	pthread_barrier_wait(&h->release);
+	pp_test_unlock();
+	return NULL;
+}
+
+static inline void hold_lock(struct lock_holder *h)
+{
+	ck_assert_int_eq(pthread_barrier_init(&h->held, NULL, 2), 0);
+	ck_assert_int_eq(pthread_barrier_init(&h->release, NULL, 2), 0);
+	h->thread = spawn(lock_holder_main, h);
+	pthread_barrier_wait(&h->held);
+}
+
+static inline void release_lock(struct lock_holder *h)
+{
+	pthread_barrier_wait(&h->release);
+	join(h->thread);
+	pthread_barrier_destroy(&h->held);
+	pthread_barrier_destroy(&h->release);
+}
+
 static inline uint64_t rnd(uint64_t *s)
 {
 	*s ^= *s >> 12;
