@@ -202,15 +202,14 @@ static void free_mismatch_slow(const char *fn, void *p, struct pp_desc *d, unsig
 static inline __attribute__((always_inline)) void
 free_block(const char *fn, void *p, unsigned order)
 {
-	size_t off = (size_t)((const char *)p - pp_g.base);
 	struct pp_desc *d;
 	struct pp_tcache *tc;
+	size_t off;
 
 	if (unlikely(!p))
 		return;
 	/* pp_validate(), except that the start of a run is freed whole. */
-	if (unlikely(off >= load_relaxed(&pp_g.committed_bytes) ||
-		     (off & (pp_g.page_size - 1))))
+	if (unlikely(!pp_page_off(p, &off)))
 		pp_bad_free_slow(fn, p, order);
 	d = &pp_g.desc[off >> pp_g.page_shift];
 	if (unlikely(load_relaxed(&d->key) != pp_used_key(order))) {

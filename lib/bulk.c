@@ -147,11 +147,9 @@ static struct pp_desc *recheck(void *p)
  */
 static void validate_slow(void *p, bool *runs)
 {
-	size_t off = (size_t)((const char *)p - pp_g.base);
-	struct pp_desc *d = &pp_g.desc[off >> pp_g.page_shift];
+	struct pp_desc *d = pp_desc_at(p);
 
-	if (off < load_relaxed(&pp_g.committed_bytes) && !(off & (pp_g.page_size - 1)) &&
-	    pp_state(d) == PP_PG_USED && load_relaxed(&d->span)) {
+	if (d && pp_state(d) == PP_PG_USED && load_relaxed(&d->span)) {
 		pp_exact_pages("pp_free_pages_bulk", p);	/* checks the whole run */
 		*runs = true;
 		return;

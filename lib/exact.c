@@ -202,13 +202,9 @@ void *pp_exact_alloc(size_t npages, unsigned align_order, unsigned flags)
 /* The run's first descriptor, or a report naming @fn and abort. */
 static struct pp_desc *run_head(const char *fn, const void *p)
 {
-	size_t off = (size_t)((const char *)p - pp_g.base);
-	struct pp_desc *d;
+	struct pp_desc *d = pp_desc_at(p);
 
-	if (off >= load_relaxed(&pp_g.committed_bytes) || (off & (pp_g.page_size - 1)))
-		pp_bad_free_slow(fn, p, 0);
-	d = &pp_g.desc[off >> pp_g.page_shift];
-	if (pp_state(d) != PP_PG_USED)
+	if (!d || pp_state(d) != PP_PG_USED)
 		pp_bad_free_slow(fn, p, 0);
 	if (!load_relaxed(&d->span)) {
 		pp_msg("%s(%p): not the start of a block from malloc (a page inside one, "

@@ -220,14 +220,29 @@ static inline void pp_set_state(struct pp_desc *d, unsigned s)
 PP_HIDDEN PP_NORETURN void pp_bad_free_slow(const char *fn, const void *p,
 					    unsigned order);
 
+/* Is @p page-aligned in the committed arena?  Its byte offset in *@off. */
+static inline bool pp_page_off(const void *p, size_t *off)
+{
+	*off = (size_t)((const char *)p - pp_g.base);
+	return likely(*off < load_relaxed(&pp_g.committed_bytes) &&
+		      !(*off & (pp_g.page_size - 1)));
+}
+
+/* The descriptor of a page-aligned address in the committed arena, or NULL. */
+static inline struct pp_desc *pp_desc_at(const void *p)
+{
+	size_t off;
+
+	return pp_page_off(p, &off) ? &pp_g.desc[off >> pp_g.page_shift] : NULL;
+}
+
 static inline struct pp_desc *pp_validate(const char *fn, const void *p,
 					  unsigned order)
 {
-	size_t off = (size_t)((const char *)p - pp_g.base);
 	struct pp_desc *d;
+	size_t off;
 
-	if (unlikely(off >= load_relaxed(&pp_g.committed_bytes) ||
-		     (off & (pp_g.page_size - 1))))
+	if (unlikely(!pp_page_off(p, &off)))
 		pp_bad_free_slow(fn, p, order);
 	d = &pp_g.desc[off >> pp_g.page_shift];
 	if (unlikely(load_relaxed(&d->key) != pp_used_key(order)))

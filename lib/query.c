@@ -20,16 +20,9 @@ PP_API int pp_owns(const void *addr)
 
 PP_API int pp_block_order(const void *addr)
 {
-	size_t off;
-	const struct pp_desc *d;
+	const struct pp_desc *d = pp_arena_has(addr) ? pp_desc_at(addr) : NULL;
 
-	if (!pp_owns(addr))
-		goto bad;
-	off = (size_t)((const char *)addr - pp_g.base);
-	if (off >= load_relaxed(&pp_g.committed_bytes) || (off & (pp_g.page_size - 1)))
-		goto bad;
-	d = &pp_g.desc[off >> pp_g.page_shift];
-	if (pp_state(d) != PP_PG_USED)
+	if (!d || pp_state(d) != PP_PG_USED)
 		goto bad;
 	return load_relaxed(&d->order);
 bad:
