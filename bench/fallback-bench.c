@@ -751,8 +751,9 @@ static int spawn(const struct opts *o, struct row *r)
 	pid_t pid;
 	FILE *in;
 
-	snprintf(conf, sizeof(conf), "%s%shigh=%u,batch=%u", user && *user ? user : "",
-		 user && *user ? "," : "", r->high, r->batch);
+	/* high_max=high: the cache size under test stays fixed (no growth). */
+	snprintf(conf, sizeof(conf), "%s%shigh=%u,high_max=%u,batch=%u", user && *user ? user : "",
+		 user && *user ? "," : "", r->high, r->high, r->batch);
 	snprintf(high, sizeof(high), "%u", r->high);
 	snprintf(batch, sizeof(batch), "%u", r->batch);
 	snprintf(thr, sizeof(thr), "%u", o->p.threads);

@@ -20,7 +20,7 @@ for hb in $settings; do
 		vals=
 		i=0
 		while [ $i -lt "$runs" ]; do
-			v=$(PAGEPOOL_CONF="high=$h,batch=$b" "$bench" --quick --backend pagepool \
+			v=$(PAGEPOOL_CONF="high=$h,high_max=$h,batch=$b" "$bench" --quick --backend pagepool \
 				--workload "$w" 2>/dev/null | awk '/^R/ {print $4}')
 			vals="$vals $v"
 			i=$((i + 1))

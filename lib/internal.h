@@ -96,13 +96,18 @@ static inline uint32_t pp_used_key(unsigned order)
  */
 struct pp_tcache {
 	uint32_t count[PP_CACHE_ORDERS];
-	uint32_t high[PP_CACHE_ORDERS];
+	uint32_t high[PP_CACHE_ORDERS];		/* the mark now (tcache.c) */
 	uint32_t batch[PP_CACHE_ORDERS];
 	void **stack[PP_CACHE_ORDERS];
 
 	/* Fast-path counters: written by the owner only, read relaxed. */
 	size_t pages_out;	/* pages allocated minus pages freed (wraps) */
 	size_t hits;		/* allocations served from this cache */
+
+	/* Sizing (tcache.c): slow paths only. */
+	uint32_t high_min[PP_CACHE_ORDERS];	/* the configured mark */
+	uint32_t high_max[PP_CACHE_ORDERS];	/* the most it grows to */
+	uint32_t drain_run[PP_CACHE_ORDERS];	/* drains since the last refill */
 
 	struct cds_list_head link;	/* the registry, under the global lock */
 	unsigned storage_order;		/* order of the block this lives in */
@@ -128,6 +133,7 @@ extern __thread struct pp_tls pp_tls PP_HIDDEN
 /* Settings; fixed once the pool is initialised. */
 struct pp_options {
 	size_t high;		/* per-thread cache high mark, pages, order 0 */
+	size_t high_max;	/* ... which an alternating cache may grow to */
 	size_t batch;		/* refill / drain batch, pages, order 0 */
 	size_t arena;		/* bytes of virtual reservation */
 	size_t cap;		/* hard limit on committed bytes, 0 = none */

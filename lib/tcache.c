@@ -12,6 +12,15 @@
  * order k < PP_CACHE_ORDERS at most high >> 2k blocks (at least 2) and
  * moves batch >> 2k (at least 1) per refill or drain: the same bytes per
  * batch fall by half per order, so large blocks cannot hoard memory.
+ *
+ * Sizing: a cache that refills after it drained (a thread whose working set
+ * is larger than its cache, so it would take the lock twice per burst for
+ * ever) raises its mark by one batch, up to high_max >> 2k; one that drains
+ * more than its largest size's worth in a row without a refill (a thread
+ * that only frees, such as a consumer of pages made elsewhere) lowers it a
+ * batch per drain back towards high.  tcmalloc sizes its thread caches by the same two
+ * signals.  The storage is made for high_max from the start, so a change of
+ * mark is one store.
  */
 #include "config.h"
 
@@ -30,6 +39,19 @@ __thread struct pp_tls pp_tls __attribute__((tls_model("initial-exec")));
  */
 #define PP_KEY_STATIC_LIMIT 32
 
+static inline uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Blocks of order @k a cache holds at a mark of @pages order-0 pages. */
+static size_t mark(size_t pages, unsigned k)
+{
+	size_t n = pages >> (2 * k);
+
+	return n < 2 ? 2 : n;
+}
+
 /*
  * pp_tcache_get_locked() - this thread's cache, made now if it has none.
  * Called with the lock held and not re-entrant.  @flags says whether the
@@ -39,7 +61,7 @@ __thread struct pp_tls pp_tls __attribute__((tls_model("initial-exec")));
 struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 {
 	struct pp_tcache *tc = pp_tls.tc;
-	size_t size = sizeof(*tc), high[PP_CACHE_ORDERS];
+	size_t size = sizeof(*tc), high_max = pp_g.opt.high_max;
 	unsigned order = 0, k;
 	void **slot;
 
@@ -47,12 +69,10 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 		return tc;
 	if ((flags & (PP_TRY | PP_NOWAIT)) && (unsigned)pp_g.key >= PP_KEY_STATIC_LIMIT)
 		return NULL;
-	for (k = 0; k < PP_CACHE_ORDERS; k++) {
-		high[k] = pp_g.opt.high >> (2 * k);
-		if (high[k] < 2)
-			high[k] = 2;
-		size += high[k] * sizeof(void *);
-	}
+	if (high_max < pp_g.opt.high)
+		high_max = pp_g.opt.high;	/* high_max <= high: a fixed mark */
+	for (k = 0; k < PP_CACHE_ORDERS; k++)
+		size += mark(high_max, k) * sizeof(void *);
 	while ((pp_g.page_size << order) < size)
 		order++;
 	tc = pp_buddy_alloc_locked(order, flags);
@@ -64,12 +84,13 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 	memset(tc, 0, sizeof(*tc));
 	slot = (void **)(tc + 1);
 	for (k = 0; k < PP_CACHE_ORDERS; k++) {
-		size_t batch = pp_g.opt.batch >> (2 * k);
+		size_t batch = pp_g.opt.batch >> (2 * k), high = mark(pp_g.opt.high, k);
 
-		tc->high[k] = (uint32_t)high[k];
-		tc->batch[k] = (uint32_t)(batch < 1 ? 1 : batch > high[k] ? high[k] : batch);
+		tc->high[k] = tc->high_min[k] = (uint32_t)high;
+		tc->high_max[k] = (uint32_t)mark(high_max, k);
+		tc->batch[k] = (uint32_t)(batch < 1 ? 1 : batch > high ? high : batch);
 		tc->stack[k] = slot;
-		slot += high[k];
+		slot += tc->high_max[k];
 	}
 	tc->storage_order = order;
 	cds_list_add(&tc->link, &pp_g.caches);
@@ -106,6 +127,14 @@ void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags
 		else if (flags & PP_NOWAIT)
 			errno = EAGAIN;
 		return p;
+	}
+	if (tc->drain_run[order]) {
+		/* It drained since its last refill: the working set is larger. */
+		tc->drain_run[order] = 0;
+		if (tc->high[order] < tc->high_max[order])
+			store_relaxed(&tc->high[order],
+				      min_u32(tc->high[order] + tc->batch[order],
+					      tc->high_max[order]));
 	}
 	n = load_relaxed(&tc->count[order]);
 	want = tc->batch[order];
@@ -149,10 +178,19 @@ again:
  */
 void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 {
-	uint32_t count = load_relaxed(&tc->count[order]);
-	uint32_t n = tc->batch[order] < count ? tc->batch[order] : count;
+	uint32_t count = load_relaxed(&tc->count[order]), high = tc->high[order];
 	void **s = tc->stack[order];
-	uint32_t i;
+	uint32_t i, n;
+
+	if (++tc->drain_run[order] > tc->high_max[order] / tc->batch[order] &&
+	    high > tc->high_min[order]) {
+		/* More than a whole grown cache freed, no refill: give it back. */
+		high -= min_u32(tc->batch[order], high - tc->high_min[order]);
+		store_relaxed(&tc->high[order], high);
+	}
+	/* Down to a batch below the mark, so the caller's block fits. */
+	n = count + tc->batch[order] > high ? count + tc->batch[order] - high : 1;
+	n = min_u32(n, count);
 
 	if (pp_lock_for(PP_NOWAIT)) {
 		for (i = 0; i < n; i++)

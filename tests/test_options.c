@@ -255,6 +255,8 @@ static const struct bad_case {
 	{ "grow=1Mx", "grow", "1Mx" },
 	{ "high=8,batch=16", "batch", "high" },		/* batch > high */
 	{ "high=0", "high", NULL },
+	{ "high_max=65537", "high_max", NULL },
+	{ "high_max=lots", "high_max", "lots" },
 	{ "stats=2", "stats", "2" },			/* 0/1 only */
 	{ "verbose=1,cap=8M,bogus=1", "bogus", NULL },
 	{ "rcu_delay_ms=0", "rcu_delay_ms", NULL },	/* libpagepool-rcu's keys */

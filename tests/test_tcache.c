@@ -156,6 +156,99 @@ START_TEST(test_high_batch_marks)
 }
 END_TEST
 
+/*
+ * Rounds of @round allocations then @round frees, @rounds times; return the
+ * refills plus drains of the last round and check that the cache never
+ * holds more than @most pages.
+ */
+static size_t burst_rounds(size_t round, size_t rounds, size_t most)
+{
+	static void *pg[1024];
+	struct pp_stats s0, s;
+
+	ck_assert_uint_le(round, 1024);
+	s0 = get_stats();
+	for (size_t r = 0; r < rounds; r++) {
+		s0 = get_stats();
+		for (size_t i = 0; i < round; i++) {
+			pg[i] = pp_alloc_page(0);
+			ck_assert_ptr_nonnull(pg[i]);
+			tag_block(pg[i], 0, i);
+		}
+		for (size_t i = 0; i < round; i++) {
+			ck_assert_msg(tag_ok(pg[i], 0, i), "page %p handed out twice", pg[i]);
+			pp_free_page(pg[i]);
+			s = get_stats();
+			ck_assert_msg(cache_pages(&s) <= most,
+				      "%zu pages cached, more than %zu", cache_pages(&s), most);
+		}
+	}
+	s = get_stats();
+	ck_assert_uint_eq(s.in_use, 0);
+	check_conservation();
+	return (s.refills - s0.refills) + (s.drains - s0.drains);
+}
+
+/* A burst larger than the cache: it grows until a round takes no lock. */
+START_TEST(test_high_grows)
+{
+	size_t slow;
+
+	ck_assert_int_eq(pp_configure("high=64,batch=16,high_max=256"), 0);
+	slow = burst_rounds(200, 30, 256);
+	ck_assert_msg(slow == 0, "round 30 of 200 pages still refilled or drained %zu times "
+		      "(high=64, high_max=256)", slow);
+}
+END_TEST
+
+/* Control: high_max no larger than high fixes the mark. */
+START_TEST(test_high_fixed)
+{
+	size_t slow;
+
+	ck_assert_int_eq(pp_configure("high=64,batch=16,high_max=64"), 0);
+	slow = burst_rounds(200, 30, 64);
+	ck_assert_msg(slow >= 2, "a fixed mark of 64 served 200-page rounds with %zu "
+		      "refills and drains", slow);
+}
+END_TEST
+
+static void *alloc_many(void *arg)
+{
+	void **pg = arg;
+
+	for (size_t i = 0; i < 1024; i++)
+		if (!(pg[i] = pp_alloc_page(0)))
+			return (void *)1;
+	return NULL;
+}
+
+/* A grown cache that then only frees gives the growth back. */
+START_TEST(test_high_shrinks)
+{
+	static void *pg[1024];
+	struct pp_stats s;
+	pthread_t t;
+	void *ret;
+
+	ck_assert_int_eq(pp_configure("high=64,batch=16,high_max=256"), 0);
+	ck_assert_uint_eq(burst_rounds(200, 30, 256), 0);
+	s = get_stats();
+	ck_assert_msg(cache_pages(&s) > 64, "the grown cache holds %zu pages", cache_pages(&s));
+	/* Pages made on another thread, freed here: drains and no refill. */
+	ck_assert_int_eq(pthread_create(&t, NULL, alloc_many, pg), 0);
+	ck_assert_int_eq(pthread_join(t, &ret), 0);
+	ck_assert_ptr_null(ret);
+	for (size_t i = 0; i < 1024; i++)
+		pp_free_page(pg[i]);
+	s = get_stats();
+	ck_assert_msg(cache_pages(&s) <= 64, "after 1024 frees and no refill the cache "
+		      "still holds %zu pages (high=64)", cache_pages(&s));
+	ck_assert_uint_eq(s.in_use, 0);
+	check_conservation();
+}
+END_TEST
+
 /* ---- pp_thread_drain() ------------------------------------------------- */
 
 START_TEST(test_thread_drain)
@@ -791,6 +884,9 @@ static Suite *tcache_suite(void)
 
 	tcase_add_test(tc, test_try_starts_empty);
 	tcase_add_test(tc, test_high_batch_marks);
+	tcase_add_test(tc, test_high_grows);
+	tcase_add_test(tc, test_high_fixed);
+	tcase_add_test(tc, test_high_shrinks);
 	tcase_add_test(tc, test_thread_drain);
 	if (!PP_TEST_TSAN) {
 		tcase_add_test(tc, test_no_syscall_strict_seccomp);
