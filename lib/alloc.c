@@ -63,19 +63,31 @@ again:
 	return NULL;
 }
 
-/* The cache of @order had nothing: refill it (initialising if allowed). */
-static void *alloc_miss_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
+/* Zero a block just allocated (PP_ZERO); out of line: the hit stays small. */
+static __attribute__((noinline)) void *zero_block(void *p, unsigned order)
 {
-	void *p;
+	if (p)
+		memset(p, 0, pp_g.page_size << order);
+	return p;
+}
 
-	if (!(flags & PP_TRY) && !pp_ready_for(flags)) {
+/*
+ * The cache of @order had nothing: refill it (initialising if allowed).
+ * Called entered; it leaves, so that the fast path ends in a tail call.
+ */
+static __attribute__((noinline)) void *
+alloc_miss_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
+{
+	void *p = NULL;
+
+	if (!(flags & PP_TRY) && !pp_ready_for(flags))
 		pp_event(misses, 1);
-		return NULL;
-	}
-	p = pp_tcache_refill_slow(tc, order, flags);
+	else
+		p = pp_tcache_refill_slow(tc, order, flags);
 	if (!(flags & (PP_TRY | PP_NOWAIT)))
 		pp_trim_auto();		/* retain=: a flags-0 allocation may block */
-	return p;
+	pp_leave();			/* after: a handler must not find the lock held */
+	return flags & PP_ZERO ? zero_block(p, order) : p;
 }
 
 /* Large orders, bad arguments and re-entrant calls; @fn names the call. */
@@ -101,9 +113,7 @@ static void *alloc_pages_slow(const char *fn, unsigned order, unsigned flags)
 	p = alloc_global(entered ? pp_tls.tc : NULL, order, flags);
 	if (entered)
 		pp_leave();
-	if (p && (flags & PP_ZERO))
-		memset(p, 0, pp_g.page_size << order);
-	return p;
+	return flags & PP_ZERO ? zero_block(p, order) : p;
 }
 
 static inline __attribute__((always_inline)) void *
@@ -116,13 +126,10 @@ alloc_pages(const char *fn, unsigned order, unsigned flags)
 		     !pp_enter()))
 		return alloc_pages_slow(fn, order, flags);
 	tc = pp_tls.tc;
-	p = likely(tc) ? pp_tcache_pop(tc, order) : NULL;
-	if (unlikely(!p))
-		p = alloc_miss_slow(tc, order, flags);
+	if (unlikely(!tc) || unlikely((p = pp_tcache_pop(tc, order)) == NULL))
+		return alloc_miss_slow(tc, order, flags);	/* leaves */
 	pp_leave();
-	if (unlikely(flags & PP_ZERO) && p)
-		memset(p, 0, pp_g.page_size << order);
-	return p;
+	return unlikely(flags & PP_ZERO) ? zero_block(p, order) : p;
 }
 
 PP_API void *pp_alloc_pages(unsigned order, unsigned flags)
@@ -138,15 +145,15 @@ PP_API void *pp_alloc_page(unsigned flags)
 PP_API void *pp_alloc_page_try(void)
 {
 	struct pp_tcache *tc;
-	void *p = NULL;
+	void *p;
 
 	if (likely(pp_enter())) {
 		tc = pp_tls.tc;		/* read after entering: see struct pp_tls */
-		if (likely(tc))
-			p = pp_tcache_pop(tc, 0);
-		pp_leave();
-		if (likely(p))
+		if (likely(tc) && likely((p = pp_tcache_pop(tc, 0)) != NULL)) {
+			pp_leave();
 			return p;
+		}
+		pp_leave();
 		pp_event(misses, 1);
 	}
 	errno = EAGAIN;
@@ -154,33 +161,35 @@ PP_API void *pp_alloc_page_try(void)
 }
 
 /*
- * free_slow() - the cache is full, absent, or this call is re-entrant.
- * Never blocks: drain under a trylock, else the pending list.
+ * free_slow() - the cache is full, absent, or this call is re-entrant
+ * (!@entered).  Never blocks: drain under a trylock, else the pending list.
+ * An @entered call leaves here, so that the fast path ends in a tail call.
  */
-static void free_slow(bool entered, void *p, struct pp_desc *d, unsigned order)
+static __attribute__((noinline)) void
+free_slow(bool entered, void *p, struct pp_desc *d, unsigned order)
 {
 	struct pp_tcache *tc = entered ? pp_tls.tc : NULL;
 
 	if (tc) {
 		pp_tcache_drain_slow(tc, order);
 		pp_tcache_push(tc, p, d, order);	/* room now */
-		return;
-	}
-	if (entered && order < PP_CACHE_ORDERS && !pp_tls.dead &&
-	    pp_lock_for(PP_NOWAIT)) {
+	} else if (entered && order < PP_CACHE_ORDERS && !pp_tls.dead &&
+		   pp_lock_for(PP_NOWAIT)) {
 		/* First free on this thread: make its cache, no growth. */
 		tc = pp_tcache_get_locked(PP_NOWAIT);
 		if (tc) {
 			pp_unlock();
 			pp_tcache_push(tc, p, d, order);
-			return;
+		} else {
+			pp_account(NULL, -((size_t)1 << order));
+			pp_buddy_free_locked(pp_index(p), order);
+			pp_unlock();
 		}
-		pp_account(NULL, -((size_t)1 << order));
-		pp_buddy_free_locked(pp_index(p), order);
-		pp_unlock();
-		return;
+	} else {
+		pp_free_global_slow(NULL, p, d, order);
 	}
-	pp_free_global_slow(tc, p, d, order);
+	if (entered)
+		pp_leave();
 }
 
 /*
@@ -206,12 +215,14 @@ free_block(const char *fn, void *p, unsigned order)
 	struct pp_tcache *tc;
 	size_t off;
 
-	if (unlikely(!p))
+	/* pp_validate(), except that NULL is a no-op (outside the arena: one
+	 * test for both) and the start of a run is freed whole. */
+	if (unlikely(!pp_page_off(p, &off))) {
+		if (p)
+			pp_bad_free_slow(fn, p, order);
 		return;
-	/* pp_validate(), except that the start of a run is freed whole. */
-	if (unlikely(!pp_page_off(p, &off)))
-		pp_bad_free_slow(fn, p, order);
-	d = &pp_g.desc[off >> pp_g.page_shift];
+	}
+	d = &pp_g.desc[off >> PP_SHIFT];
 	if (unlikely(load_relaxed(&d->key) != pp_used_key(order))) {
 		free_mismatch_slow(fn, p, d, order);
 		return;
@@ -229,8 +240,10 @@ free_block(const char *fn, void *p, unsigned order)
 		return;
 	}
 	tc = pp_tls.tc;
-	if (unlikely(!tc || !pp_tcache_push(tc, p, d, order)))
-		free_slow(true, p, d, order);
+	if (unlikely(!tc || !pp_tcache_push(tc, p, d, order))) {
+		free_slow(true, p, d, order);	/* leaves */
+		return;
+	}
 	pp_leave();
 }
 

@@ -35,6 +35,8 @@ int pp_arena_init(void)
 	pp_g.desc = pp_os_reserve(desc_bytes, pp_g.page_size);
 	if (!pp_g.desc)
 		return -1;
+	pp_g.desc_bias = (uintptr_t)pp_g.desc -
+			 ((uintptr_t)pp_g.base >> pp_g.page_shift) * sizeof(struct pp_desc);
 	return 0;
 }
 

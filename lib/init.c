@@ -77,6 +77,11 @@ static void init_once(void)
 
 	pp_options_freeze();
 	pp_g.page_shift = (unsigned)__builtin_ctzl(pp_os_page_size());
+	if (pp_g.page_shift != PP_SHIFT) {	/* internal.h fixes it on x86 */
+		pp_msg("the system page size is %zu bytes; this build assumes %zu",
+		       pp_os_page_size(), (size_t)1 << PP_SHIFT);
+		return;
+	}
 	store_relaxed(&pp_g.page_size, pp_os_page_size());	/* pp_page_size() reads it */
 	for (k = 0; k <= PP_MAX_ORDER; k++)
 		pp_g.head[k] = PP_NIL;

@@ -162,6 +162,7 @@ struct pp_global {
 	/* Read-mostly: the arena geometry (fixed after init). */
 	char *base;			/* first byte of the arena */
 	struct pp_desc *desc;		/* descriptor array, one per page */
+	uintptr_t desc_bias;		/* desc less base's page number (pp_desc_of) */
 	size_t npages_max;		/* pages in the reservation */
 	size_t committed_bytes;		/* bytes committed; grows under lock */
 	unsigned page_shift;
@@ -198,14 +199,38 @@ extern struct pp_global pp_g PP_HIDDEN;
 
 /* ---- Descriptor helpers -------------------------------------------- */
 
+/*
+ * The page shift of the fast paths: a constant where the architecture fixes
+ * the base page (x86: 4 KiB; init.c checks), which saves a load and a
+ * variable shift per call; elsewhere (arm64 kernels use 4, 16 or 64 KiB)
+ * the value found at initialisation.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define PP_SHIFT	12u
+#else
+#define PP_SHIFT	pp_g.page_shift
+#endif
+#define PP_PAGE_MASK	(((size_t)1 << PP_SHIFT) - 1)
+
 static inline size_t pp_index(const void *p)
 {
-	return (size_t)((const char *)p - pp_g.base) >> pp_g.page_shift;
+	return (size_t)((const char *)p - pp_g.base) >> PP_SHIFT;
 }
 
 static inline void *pp_addr(size_t idx)
 {
-	return pp_g.base + (idx << pp_g.page_shift);
+	return pp_g.base + (idx << PP_SHIFT);
+}
+
+/*
+ * The descriptor of a block known to be in the arena (a cached one): one
+ * shift and one multiply-add, base's page number being folded into
+ * desc_bias.  Unsigned arithmetic, so the bias may wrap.
+ */
+static inline struct pp_desc *pp_desc_of(const void *p)
+{
+	return (struct pp_desc *)(pp_g.desc_bias +
+				  ((uintptr_t)p >> PP_SHIFT) * sizeof(struct pp_desc));
 }
 
 static inline unsigned pp_state(const struct pp_desc *d)
@@ -231,7 +256,7 @@ static inline bool pp_page_off(const void *p, size_t *off)
 {
 	*off = (size_t)((const char *)p - pp_g.base);
 	return likely(*off < load_relaxed(&pp_g.committed_bytes) &&
-		      !(*off & (pp_g.page_size - 1)));
+		      !(*off & PP_PAGE_MASK));
 }
 
 /* The descriptor of a page-aligned address in the committed arena, or NULL. */
@@ -239,7 +264,7 @@ static inline struct pp_desc *pp_desc_at(const void *p)
 {
 	size_t off;
 
-	return pp_page_off(p, &off) ? &pp_g.desc[off >> pp_g.page_shift] : NULL;
+	return pp_page_off(p, &off) ? &pp_g.desc[off >> PP_SHIFT] : NULL;
 }
 
 static inline struct pp_desc *pp_validate(const char *fn, const void *p,
@@ -250,7 +275,7 @@ static inline struct pp_desc *pp_validate(const char *fn, const void *p,
 
 	if (unlikely(!pp_page_off(p, &off)))
 		pp_bad_free_slow(fn, p, order);
-	d = &pp_g.desc[off >> pp_g.page_shift];
+	d = &pp_g.desc[off >> PP_SHIFT];
 	if (unlikely(load_relaxed(&d->key) != pp_used_key(order)))
 		pp_bad_free_slow(fn, p, order);
 	return d;
@@ -275,8 +300,10 @@ static inline void *pp_tcache_pop(struct pp_tcache *tc, unsigned order)
 	if (unlikely(n == 0))
 		return NULL;
 	p = tc->stack[order][n - 1];
+	if (!p)
+		__builtin_unreachable();	/* a stack holds blocks: no NULL test */
 	store_relaxed(&tc->count[order], n - 1);
-	pp_set_state(&pp_g.desc[pp_index(p)], PP_PG_USED);
+	pp_set_state(pp_desc_of(p), PP_PG_USED);
 	bump(&tc->hits, 1);
 	bump(&tc->pages_out, (size_t)1 << order);
 	return p;
