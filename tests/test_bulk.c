@@ -505,6 +505,74 @@ START_TEST(test_free_bulk_skips_null)
 }
 END_TEST
 
+/*
+ * A cache holding more than the array: the allocation fills every NULL slot
+ * from it in one sweep, and a free with room for every entry pushes them in
+ * one sweep.  Pre-filled slots (and their memory, under PP_ZERO) are left
+ * alone, the most recently freed page comes first, only the NULL slots are
+ * counted against the cache, and NULL holes in the freed array are skipped.
+ */
+START_TEST(test_warm_cache_sweep)
+{
+	enum { WARM = 64, NR = 40 };
+	static const size_t pos[] = { 0, 1, 9, 22, 39 };
+	enum { NS = sizeof(pos) / sizeof(pos[0]) };
+	void *w[WARM] = { NULL }, *a[NR] = { NULL };
+	size_t c0, c1, r, first = 2;	/* pos[] leaves slot 2 the first NULL one */
+
+	ck_assert_uint_eq(pp_alloc_pages_bulk(0, WARM, w), WARM);
+	for (size_t i = 0; i < WARM; i++)
+		memset(w[i], 0x5A, ps());
+	pp_free_pages_bulk(WARM, w);
+	c0 = cached_pages();
+	ck_assert_msg(c0 >= WARM, "cache holds %zu pages after freeing %d", c0, WARM);
+
+	memset(sentinel_mem, 's', sizeof(sentinel_mem));
+	for (size_t i = 0; i < NS; i++)
+		a[pos[i]] = SENTINEL(i);
+	r = pp_alloc_pages_bulk(PP_ZERO, NR, a);
+	ck_assert_uint_eq(r, NR);
+	for (size_t i = 0; i < NS; i++)
+		ck_assert_msg(a[pos[i]] == SENTINEL(i), "pre-filled slot %zu changed", pos[i]);
+	ck_assert_msg(sentinel_mem[0][0] == 's' && sentinel_mem[NS - 1][63] == 's',
+		      "PP_ZERO bulk wrote into a pre-filled slot's memory");
+	ck_assert_msg(a[first] == w[WARM - 1],
+		      "first NULL slot got %p, not the page freed last (%p)", a[first],
+		      w[WARM - 1]);
+	for (size_t i = 0; i < NR; i++) {
+		bool from_cache = false;
+
+		if (is_sentinel(a[i]))
+			continue;
+		for (size_t j = 0; j < WARM; j++)
+			from_cache |= a[i] == w[j];
+		ck_assert_msg(from_cache, "slot %zu: %p did not come from the cache", i, a[i]);
+		ck_assert_msg(all_zero(a[i], ps()), "PP_ZERO slot %zu (%p) not zero", i, a[i]);
+	}
+	check_pages(a, NR);
+	c1 = cached_pages();
+	ck_assert_msg(c1 == c0 - (NR - NS), "cache %zu -> %zu for %d NULL slots", c0, c1,
+		      NR - NS);
+	ck_assert_uint_eq(get_stats().in_use, NR - NS);
+	check_conservation();
+
+	/* Free with holes where the sentinels were: all go back to the cache. */
+	for (size_t i = 0; i < NS; i++)
+		a[pos[i]] = NULL;
+	pp_free_pages_bulk(NR, a);
+	ck_assert_uint_eq(cached_pages(), c0);
+	ck_assert_uint_eq(get_stats().in_use, 0);
+	check_conservation();
+	/* Every page is usable again: the sweep left them in a consistent state. */
+	memset(w, 0, sizeof(w));
+	ck_assert_uint_eq(pp_alloc_pages_bulk(0, WARM, w), WARM);
+	check_pages(w, WARM);
+	pp_free_pages_bulk(WARM, w);
+	ck_assert_uint_eq(get_stats().in_use, 0);
+	check_conservation();
+}
+END_TEST
+
 /* Bulk frees fill this thread's cache only up to high; the rest go global. */
 START_TEST(test_free_bulk_respects_high)
 {
@@ -596,6 +664,7 @@ static Suite *bulk_suite(void)
 	tcase_add_test(tc, test_nowait_warm_no_grow);
 	tcase_add_test(tc, test_zero_bulk);
 	tcase_add_test(tc, test_free_bulk_skips_null);
+	tcase_add_test(tc, test_warm_cache_sweep);
 	tcase_add_test(tc, test_free_bulk_respects_high);
 	tcase_add_test(tc, test_null_array_einval);
 	tcase_add_test(tc, test_bad_flags_einval);
