@@ -4,9 +4,10 @@
  *
  * Owns: moving many single pages per call.  Allocation takes what this
  * thread's cache holds, then the rest in ONE hold of the global lock (the
- * kernel's alloc_pages_bulk idea); pages taken under the lock are chained
- * through their descriptors and only written into the caller's array, and
- * zeroed, after the lock is dropped.  Freeing validates every entry before
+ * kernel's alloc_pages_bulk idea); pages taken under the lock are cut in
+ * runs into the cache's spare stack slots (past those, chained through their
+ * descriptors) and only written into the caller's array, and zeroed, after
+ * the lock is dropped.  Freeing validates every entry before
  * freeing any, fills the cache to its high mark and hands the rest over
  * under one trylock hold, or through the pending list.
  *
@@ -95,8 +96,9 @@ static size_t pop_all(struct pp_tcache *tc, uint32_t n0, size_t nr, void **pages
 PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 {
 	struct pp_tcache *tc = NULL;
-	size_t i, need = 0, got = 0, filled = 0;
+	size_t i, need = 0, got = 0, in_scratch = 0, filled = 0;
 	uint32_t chain = PP_NIL, tail = PP_NIL, cached;
+	void **scratch = NULL;
 	bool entered;
 
 	if (nr == 0)
@@ -125,7 +127,12 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 	for (size_t j = i; j < nr; j++)
 		need += !pages[j];
 
-	/* 2: the rest in one lock hold, chained through the descriptors. */
+	/*
+	 * 2: the rest in one lock hold.  Cut from the free lists in runs into
+	 * the cache's empty slots above its count (this call's scratch while
+	 * it holds pp_tls.busy); what those cannot hold is chained through the
+	 * descriptors.  The caller's array is written after the unlock.
+	 */
 	if (need && !(flags & PP_TRY)) {
 		bool ok = __atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE) ||
 			  (!(flags & PP_NOWAIT) && pp_init());
@@ -133,6 +140,22 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 		if (ok && pp_lock_for(flags)) {
 			if (entered && !tc)	/* so that the frees can be cached */
 				tc = pp_tcache_get_locked(flags);
+			if (tc) {
+				uint32_t n = load_relaxed(&tc->count[0]);
+				size_t want = need < tc->high[0] - n ? need : tc->high[0] - n;
+
+				scratch = tc->stack[0] + n;
+				while (got < want) {	/* a later round may grow the arena */
+					size_t k = pp_buddy_alloc_many_locked(0, flags, want - got,
+									    scratch + got,
+									    PP_PG_USED);
+
+					if (!k)
+						break;
+					got += k;
+				}
+				in_scratch = got;
+			}
 			for (; got < need; got++) {
 				void *p = pp_buddy_alloc_locked(0, flags);
 				uint32_t idx;
@@ -150,6 +173,13 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 			pp_unlock();
 			pp_account(tc, got);
 		}
+	}
+	for (size_t j = 0; j < in_scratch; i++) {	/* in_scratch <= NULL slots left */
+		if (pages[i])
+			continue;
+		pages[i] = scratch[j++];
+		if (flags & PP_ZERO)
+			memset(pages[i], 0, pp_g.page_size);
 	}
 	if (entered)
 		pp_leave();

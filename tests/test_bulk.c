@@ -573,6 +573,48 @@ START_TEST(test_warm_cache_sweep)
 }
 END_TEST
 
+/*
+ * A bulk allocation that finds only a few pages free takes those, grows the
+ * arena and takes the rest in the same call: every slot filled, nothing
+ * lost, whether the pages land in the cache's spare slots or past them.
+ */
+START_TEST(test_grows_midway)
+{
+	enum { NR = 200 };
+	static void *held[4096];
+	void *a[NR] = { NULL };
+	size_t nheld = 0, committed0, r;
+	struct pp_stats s;
+
+	/* Use up the first growth but for a few pages. */
+	do {
+		held[nheld] = pp_alloc_page(0);
+		ck_assert_ptr_nonnull(held[nheld]);
+		nheld++;
+		s = get_stats();
+	} while (s.free > 20 && nheld < 4096);
+	ck_assert_msg(s.free <= 20, "the first growth has more than %zu pages", nheld);
+	pp_thread_drain();		/* no cached pages: the bulk goes global */
+	s = get_stats();
+	committed0 = s.committed;
+	ck_assert_msg(s.free < NR, "%zu free pages before the bulk allocation", s.free);
+
+	r = pp_alloc_pages_bulk(0, NR, a);
+	ck_assert_uint_eq(r, NR);
+	check_pages(a, NR);
+	s = get_stats();
+	ck_assert_msg(s.committed > committed0, "no growth: committed %zu -> %zu",
+		      committed0, s.committed);
+	ck_assert_uint_eq(s.in_use, nheld + NR);
+	check_conservation();
+	pp_free_pages_bulk(NR, a);
+	for (size_t i = 0; i < nheld; i++)
+		pp_free_page(held[i]);
+	ck_assert_uint_eq(get_stats().in_use, 0);
+	check_conservation();
+}
+END_TEST
+
 /* Bulk frees fill this thread's cache only up to high; the rest go global. */
 START_TEST(test_free_bulk_respects_high)
 {
@@ -665,6 +707,7 @@ static Suite *bulk_suite(void)
 	tcase_add_test(tc, test_zero_bulk);
 	tcase_add_test(tc, test_free_bulk_skips_null);
 	tcase_add_test(tc, test_warm_cache_sweep);
+	tcase_add_test(tc, test_grows_midway);
 	tcase_add_test(tc, test_free_bulk_respects_high);
 	tcase_add_test(tc, test_null_array_einval);
 	tcase_add_test(tc, test_bad_flags_einval);
