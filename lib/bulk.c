@@ -4,11 +4,18 @@
  *
  * Owns: moving many single pages per call.  Allocation takes what this
  * thread's cache holds, then the rest in ONE hold of the global lock (the
- * kernel's alloc_pages_bulk idea); pages taken under the lock are chained
- * through their descriptors and only written into the caller's array, and
- * zeroed, after the lock is dropped.  Freeing validates every entry before
+ * kernel's alloc_pages_bulk idea); pages taken under the lock are cut in
+ * runs into the cache's spare stack slots (past those, chained through their
+ * descriptors) and only written into the caller's array, and zeroed, after
+ * the lock is dropped.  Freeing validates every entry before
  * freeing any, fills the cache to its high mark and hands the rest over
  * under one trylock hold, or through the pending list.
+ *
+ * The common case - the cache holds enough for every slot, or has room for
+ * every entry - is one sweep each way with no per-page bound check and the
+ * counters bumped once per call (pop_all, push_all); a free's validation is
+ * one compare and one descriptor-key compare per entry, with anything odd
+ * (NULL entries, runs, bad input) handled out of line.
  */
 #include "config.h"
 
@@ -52,11 +59,46 @@ static size_t pop_many(struct pp_tcache *tc, size_t nr, void **pages, bool zero)
 	return i;
 }
 
+/*
+ * The cache holds at least @nr pages: every NULL slot of @pages is filled
+ * from it in one tight pass, with no bound check per slot and the
+ * bookkeeping done once; the same pages in the same order as pop_many().
+ * Return: @nr.  Caller holds pp_tls.busy.
+ */
+static size_t pop_all(struct pp_tcache *tc, uint32_t n0, size_t nr, void **pages,
+		      bool zero)
+{
+	void **stack = tc->stack[0], **top = stack + n0, **const end = top;
+	uintptr_t base = (uintptr_t)pp_g.base;
+	struct pp_desc *desc = pp_g.desc;
+	unsigned shift = pp_g.page_shift;
+	uint32_t taken;
+
+	for (void **slot = pages; slot < pages + nr; slot++) {
+		void *p;
+
+		if (unlikely(*slot))
+			continue;
+		p = *--top;
+		pp_set_state(&desc[((uintptr_t)p - base) >> shift], PP_PG_USED);
+		*slot = p;
+	}
+	if (unlikely(zero))	/* stack[n..n0) is what was handed out */
+		for (void **q = top; q < end; q++)
+			memset(*q, 0, (size_t)1 << shift);
+	taken = (uint32_t)(end - top);
+	store_relaxed(&tc->count[0], n0 - taken);
+	bump(&tc->hits, taken);
+	bump(&tc->pages_out, taken);
+	return nr;
+}
+
 PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 {
 	struct pp_tcache *tc = NULL;
-	size_t i, need = 0, got = 0, filled = 0;
-	uint32_t chain = PP_NIL, tail = PP_NIL;
+	size_t i, need = 0, got = 0, in_scratch = 0, filled = 0;
+	uint32_t chain = PP_NIL, tail = PP_NIL, cached;
+	void **scratch = NULL;
 	bool entered;
 
 	if (nr == 0)
@@ -76,12 +118,21 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 	else if (!(flags & PP_TRY))
 		flags |= PP_NOWAIT;	/* re-entrant: never block on our own lock */
 
-	/* 1: the cache, lock-free. */
-	i = tc ? pop_many(tc, nr, pages, flags & PP_ZERO) : 0;
+	/* 1: the cache, lock-free; in one sweep when it holds enough. */
+	cached = tc ? load_relaxed(&tc->count[0]) : 0;
+	if (likely(cached >= nr))
+		i = pop_all(tc, cached, nr, pages, flags & PP_ZERO);
+	else
+		i = tc ? pop_many(tc, nr, pages, flags & PP_ZERO) : 0;
 	for (size_t j = i; j < nr; j++)
 		need += !pages[j];
 
-	/* 2: the rest in one lock hold, chained through the descriptors. */
+	/*
+	 * 2: the rest in one lock hold.  Cut from the free lists in runs into
+	 * the cache's empty slots above its count (this call's scratch while
+	 * it holds pp_tls.busy); what those cannot hold is chained through the
+	 * descriptors.  The caller's array is written after the unlock.
+	 */
 	if (need && !(flags & PP_TRY)) {
 		bool ok = __atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE) ||
 			  (!(flags & PP_NOWAIT) && pp_init());
@@ -89,6 +140,22 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 		if (ok && pp_lock_for(flags)) {
 			if (entered && !tc)	/* so that the frees can be cached */
 				tc = pp_tcache_get_locked(flags);
+			if (tc) {
+				uint32_t n = load_relaxed(&tc->count[0]);
+				size_t want = need < tc->high[0] - n ? need : tc->high[0] - n;
+
+				scratch = tc->stack[0] + n;
+				while (got < want) {	/* a later round may grow the arena */
+					size_t k = pp_buddy_alloc_many_locked(0, flags, want - got,
+									    scratch + got,
+									    PP_PG_USED);
+
+					if (!k)
+						break;
+					got += k;
+				}
+				in_scratch = got;
+			}
 			for (; got < need; got++) {
 				void *p = pp_buddy_alloc_locked(0, flags);
 				uint32_t idx;
@@ -106,6 +173,13 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 			pp_unlock();
 			pp_account(tc, got);
 		}
+	}
+	for (size_t j = 0; j < in_scratch; i++) {	/* in_scratch <= NULL slots left */
+		if (pages[i])
+			continue;
+		pages[i] = scratch[j++];
+		if (flags & PP_ZERO)
+			memset(pages[i], 0, pp_g.page_size);
 	}
 	if (entered)
 		pp_leave();
@@ -157,37 +231,118 @@ static void validate_slow(void *p, bool *runs)
 	pp_validate("pp_free_pages_bulk", p, 0);	/* reports, aborts */
 }
 
+/*
+ * The page number of byte offset @off in the arena, rotated right: the bits
+ * of a misaligned offset land on top, so one compare against the committed
+ * page count checks both that it is in the arena and that it is aligned.
+ */
+static inline size_t page_rot(size_t off, unsigned shift)
+{
+	return (off >> shift) | (off << (-shift & (8 * sizeof(off) - 1)));
+}
+
+/*
+ * Is @p a plain USED page of order 0?  One compare (page_rot) and one load
+ * and compare of its descriptor's key.  A NULL fails the first: its offset
+ * from the arena wraps far beyond it (the arena ends below the top of the
+ * address space).
+ */
+static inline bool quick_ok(const void *p, uintptr_t base, unsigned shift,
+			    size_t npages, const struct pp_desc *desc)
+{
+	size_t idx = page_rot((uintptr_t)p - base, shift);
+
+	return likely(idx < npages && load_relaxed(&desc[idx].key) == pp_used_key(0));
+}
+
+/*
+ * validate_all()'s loop from @e, an entry that failed quick_ok(), to @end:
+ * NULLs are counted, other failures go to validate_slow().  Out of line, so
+ * that the loop in validate_all() makes no call.  Return: the NULLs counted.
+ */
+static __attribute__((noinline)) size_t
+validate_rest_slow(void *const *e, void *const *end, bool *runs)
+{
+	uintptr_t base = (uintptr_t)pp_g.base;
+	unsigned shift = pp_g.page_shift;
+	size_t nulls = 0, npages = load_relaxed(&pp_g.committed_bytes) >> shift;
+
+	for (; e < end; e++) {
+		if (!*e)
+			nulls++;
+		else if (!quick_ok(*e, base, shift, npages, pp_g.desc))
+			validate_slow(*e, runs);
+	}
+	return nulls;
+}
+
 /* Validate every entry before writing anything; return the non-NULL count. */
 static size_t validate_all(size_t nr, void *const *pages, bool *runs)
 {
-	size_t i = 0, n = 0, committed, mask;
+	void *const *e = pages, *const *const end = pages + nr;
+	size_t nulls = 0, npages;
 	const struct pp_desc *desc;
-	const char *base;
+	uintptr_t base;
 	unsigned shift;
-	uint32_t key = pp_used_key(0);
 
-	while (i < nr && !pages[i])
-		i++;
-	if (i == nr)
+	while (e < end && !*e)
+		e++;
+	if (e == end)
 		return 0;	/* nothing but NULLs: the pool may not even exist */
 	/* A page was handed out, so the geometry was set before: read it once. */
-	committed = load_relaxed(&pp_g.committed_bytes);
-	mask = pp_g.page_size - 1;
 	desc = pp_g.desc;
-	base = pp_g.base;
+	base = (uintptr_t)pp_g.base;
 	shift = pp_g.page_shift;
-	for (; i < nr; i++) {
-		const char *p = pages[i];
-		size_t off = (size_t)(p - base);
-
-		if (!p)
-			continue;
-		n++;
-		if (unlikely(off >= committed || (off & mask) ||
-			     load_relaxed(&desc[off >> shift].key) != key))
-			validate_slow(pages[i], runs);
+	npages = load_relaxed(&pp_g.committed_bytes) >> shift;
+	for (void *const *q = e; q < end; q++) {
+		if (unlikely(!quick_ok(*q, base, shift, npages, desc))) {
+			nulls = validate_rest_slow(q, end, runs);
+			break;
+		}
 	}
-	return n;
+	return (size_t)(end - e) - nulls;
+}
+
+/*
+ * push_all() - the cache has room for all @rest non-NULL entries of @pages:
+ * push them with no bound check per entry (and no NULL test when there is
+ * none: @rest == @nr).  Each is checked again as it goes: the same page
+ * earlier in the array is the only way its state can have changed since
+ * validate_all().  Caller holds pp_tls.busy.
+ */
+static inline __attribute__((always_inline)) void
+push_all_loop(struct pp_tcache *tc, uint32_t n0, size_t nr, void *const *pages,
+	      bool nulls)
+{
+	void **top = tc->stack[0] + n0;
+	struct pp_desc *desc = pp_g.desc;
+	uintptr_t base = (uintptr_t)pp_g.base;
+	unsigned shift = pp_g.page_shift;
+	size_t k = 0;
+
+	for (size_t i = 0; i < nr; i++) {
+		void *p = pages[i];
+		struct pp_desc *d;
+
+		if (nulls && !p)
+			continue;
+		d = &desc[((uintptr_t)p - base) >> shift];
+		if (unlikely(pp_state(d) != PP_PG_USED))	/* repeated in the array */
+			pp_bad_free_slow("pp_free_pages_bulk", p, 0);
+		pp_set_state(d, PP_PG_CACHED);
+		top[nulls ? k++ : i] = p;
+	}
+	store_relaxed(&tc->count[0], n0 + (uint32_t)(nulls ? k : nr));
+}
+
+static void push_all(struct pp_tcache *tc, uint32_t n0, size_t nr,
+		     void *const *pages, size_t rest)
+{
+	if (rest == nr)
+		push_all_loop(tc, n0, nr, pages, false);
+	else
+		push_all_loop(tc, n0, nr, pages, true);
+	bump(&tc->pages_out, -rest);
 }
 
 /*
@@ -227,7 +382,8 @@ static size_t push_many(struct pp_tcache *tc, size_t nr, void *const *pages)
 PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
 {
 	struct pp_tcache *tc = NULL;
-	size_t i, rest = 0;
+	size_t i, rest;
+	uint32_t cached;
 	bool entered, runs = false;
 
 	if (nr && !pages) {
@@ -244,7 +400,6 @@ PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
 				pp_free_block("pp_free_pages_bulk", pages[i], 0);
 		return;
 	}
-	rest = 0;
 
 	entered = pp_enter();
 	if (entered) {
@@ -254,7 +409,16 @@ PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
 			pp_unlock();
 		}
 	}
-	i = tc ? push_many(tc, nr, pages) : 0;
+	/* 1: the cache, lock-free; in one sweep when it has room for all. */
+	cached = tc ? load_relaxed(&tc->count[0]) : 0;
+	if (likely(tc && cached <= tc->high[0] && rest <= tc->high[0] - cached)) {
+		push_all(tc, cached, nr, pages, rest);
+		i = nr;
+	} else {
+		i = tc ? push_many(tc, nr, pages) : 0;
+	}
+	/* 2: the rest to the global lists, or the pending list. */
+	rest = 0;
 	for (size_t j = i; j < nr; j++)
 		rest += !!pages[j];
 	if (rest) {

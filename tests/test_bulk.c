@@ -505,6 +505,116 @@ START_TEST(test_free_bulk_skips_null)
 }
 END_TEST
 
+/*
+ * A cache holding more than the array: the allocation fills every NULL slot
+ * from it in one sweep, and a free with room for every entry pushes them in
+ * one sweep.  Pre-filled slots (and their memory, under PP_ZERO) are left
+ * alone, the most recently freed page comes first, only the NULL slots are
+ * counted against the cache, and NULL holes in the freed array are skipped.
+ */
+START_TEST(test_warm_cache_sweep)
+{
+	enum { WARM = 64, NR = 40 };
+	static const size_t pos[] = { 0, 1, 9, 22, 39 };
+	enum { NS = sizeof(pos) / sizeof(pos[0]) };
+	void *w[WARM] = { NULL }, *a[NR] = { NULL };
+	size_t c0, c1, r, first = 2;	/* pos[] leaves slot 2 the first NULL one */
+
+	ck_assert_uint_eq(pp_alloc_pages_bulk(0, WARM, w), WARM);
+	for (size_t i = 0; i < WARM; i++)
+		memset(w[i], 0x5A, ps());
+	pp_free_pages_bulk(WARM, w);
+	c0 = cached_pages();
+	ck_assert_msg(c0 >= WARM, "cache holds %zu pages after freeing %d", c0, WARM);
+
+	memset(sentinel_mem, 's', sizeof(sentinel_mem));
+	for (size_t i = 0; i < NS; i++)
+		a[pos[i]] = SENTINEL(i);
+	r = pp_alloc_pages_bulk(PP_ZERO, NR, a);
+	ck_assert_uint_eq(r, NR);
+	for (size_t i = 0; i < NS; i++)
+		ck_assert_msg(a[pos[i]] == SENTINEL(i), "pre-filled slot %zu changed", pos[i]);
+	ck_assert_msg(sentinel_mem[0][0] == 's' && sentinel_mem[NS - 1][63] == 's',
+		      "PP_ZERO bulk wrote into a pre-filled slot's memory");
+	ck_assert_msg(a[first] == w[WARM - 1],
+		      "first NULL slot got %p, not the page freed last (%p)", a[first],
+		      w[WARM - 1]);
+	for (size_t i = 0; i < NR; i++) {
+		bool from_cache = false;
+
+		if (is_sentinel(a[i]))
+			continue;
+		for (size_t j = 0; j < WARM; j++)
+			from_cache |= a[i] == w[j];
+		ck_assert_msg(from_cache, "slot %zu: %p did not come from the cache", i, a[i]);
+		ck_assert_msg(all_zero(a[i], ps()), "PP_ZERO slot %zu (%p) not zero", i, a[i]);
+	}
+	check_pages(a, NR);
+	c1 = cached_pages();
+	ck_assert_msg(c1 == c0 - (NR - NS), "cache %zu -> %zu for %d NULL slots", c0, c1,
+		      NR - NS);
+	ck_assert_uint_eq(get_stats().in_use, NR - NS);
+	check_conservation();
+
+	/* Free with holes where the sentinels were: all go back to the cache. */
+	for (size_t i = 0; i < NS; i++)
+		a[pos[i]] = NULL;
+	pp_free_pages_bulk(NR, a);
+	ck_assert_uint_eq(cached_pages(), c0);
+	ck_assert_uint_eq(get_stats().in_use, 0);
+	check_conservation();
+	/* Every page is usable again: the sweep left them in a consistent state. */
+	memset(w, 0, sizeof(w));
+	ck_assert_uint_eq(pp_alloc_pages_bulk(0, WARM, w), WARM);
+	check_pages(w, WARM);
+	pp_free_pages_bulk(WARM, w);
+	ck_assert_uint_eq(get_stats().in_use, 0);
+	check_conservation();
+}
+END_TEST
+
+/*
+ * A bulk allocation that finds only a few pages free takes those, grows the
+ * arena and takes the rest in the same call: every slot filled, nothing
+ * lost, whether the pages land in the cache's spare slots or past them.
+ */
+START_TEST(test_grows_midway)
+{
+	enum { NR = 200 };
+	static void *held[4096];
+	void *a[NR] = { NULL };
+	size_t nheld = 0, committed0, r;
+	struct pp_stats s;
+
+	/* Use up the first growth but for a few pages. */
+	do {
+		held[nheld] = pp_alloc_page(0);
+		ck_assert_ptr_nonnull(held[nheld]);
+		nheld++;
+		s = get_stats();
+	} while (s.free > 20 && nheld < 4096);
+	ck_assert_msg(s.free <= 20, "the first growth has more than %zu pages", nheld);
+	pp_thread_drain();		/* no cached pages: the bulk goes global */
+	s = get_stats();
+	committed0 = s.committed;
+	ck_assert_msg(s.free < NR, "%zu free pages before the bulk allocation", s.free);
+
+	r = pp_alloc_pages_bulk(0, NR, a);
+	ck_assert_uint_eq(r, NR);
+	check_pages(a, NR);
+	s = get_stats();
+	ck_assert_msg(s.committed > committed0, "no growth: committed %zu -> %zu",
+		      committed0, s.committed);
+	ck_assert_uint_eq(s.in_use, nheld + NR);
+	check_conservation();
+	pp_free_pages_bulk(NR, a);
+	for (size_t i = 0; i < nheld; i++)
+		pp_free_page(held[i]);
+	ck_assert_uint_eq(get_stats().in_use, 0);
+	check_conservation();
+}
+END_TEST
+
 /* Bulk frees fill this thread's cache only up to high; the rest go global. */
 START_TEST(test_free_bulk_respects_high)
 {
@@ -596,6 +706,8 @@ static Suite *bulk_suite(void)
 	tcase_add_test(tc, test_nowait_warm_no_grow);
 	tcase_add_test(tc, test_zero_bulk);
 	tcase_add_test(tc, test_free_bulk_skips_null);
+	tcase_add_test(tc, test_warm_cache_sweep);
+	tcase_add_test(tc, test_grows_midway);
 	tcase_add_test(tc, test_free_bulk_respects_high);
 	tcase_add_test(tc, test_null_array_einval);
 	tcase_add_test(tc, test_bad_flags_einval);
