@@ -142,7 +142,9 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 				tc = pp_tcache_get_locked(flags);
 			if (tc) {
 				uint32_t n = load_relaxed(&tc->count[0]);
-				size_t want = need < tc->high[0] - n ? need : tc->high[0] - n;
+				/* the storage holds high_max (tcache.c) */
+				size_t room = tc->high_max[0] - n;
+				size_t want = need < room ? need : room;
 
 				scratch = tc->stack[0] + n;
 				while (got < want) {	/* a later round may grow the arena */
