@@ -61,10 +61,9 @@ void ppr_die(const char *fmt, ...)
 	abort();
 }
 
-void ppr_check_init(const char *fn)
+void ppr_not_init_slow(const char *fn)
 {
-	if (unlikely(!ld_acquire(&ppr.flavor)))
-		ppr_die("%s: pp_rcu_init() has not been called", fn);
+	ppr_die("%s: pp_rcu_init() has not been called", fn);
 }
 
 uint64_t ppr_now_ms(void)

@@ -185,8 +185,15 @@ static inline void ppr_unown(struct ppr_thread *t)
 PPR_HIDDEN void ppr_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 PPR_HIDDEN PPR_NORETURN void ppr_die(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
-PPR_HIDDEN void ppr_check_init(const char *fn);
+PPR_HIDDEN PPR_NORETURN void ppr_not_init_slow(const char *fn);
 PPR_HIDDEN uint64_t ppr_now_ms(void);
+
+/* Every entry point first: pp_rcu_init() has been called (it dies if not). */
+static inline void ppr_check_init(const char *fn)
+{
+	if (unlikely(!ld_acquire(&ppr.flavor)))
+		ppr_not_init_slow(fn);
+}
 
 /* thread.c */
 PPR_HIDDEN struct ppr_thread *ppr_thread_slow(void);
