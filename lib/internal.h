@@ -88,12 +88,21 @@ struct pp_desc {
 	};
 };
 
-/* The key of the head of a USED block of @order that is not a run's start. */
+/*
+ * The key of the head of a USED block of @order that is not a run's start:
+ * arithmetic, so that a variable @order costs no trip through the stack.
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PP_KEY(state, order)	((uint32_t)(state) | (uint32_t)(order) << 8)
+#else
+#define PP_KEY(state, order)	((uint32_t)(state) << 24 | (uint32_t)(order) << 16)
+#endif
+_Static_assert(offsetof(struct pp_desc, state) == 8 && offsetof(struct pp_desc, order) == 9 &&
+	       offsetof(struct pp_desc, span) == 10, "pp_desc key layout");
+
 static inline uint32_t pp_used_key(unsigned order)
 {
-	struct pp_desc d = { .state = PP_PG_USED, .order = (uint8_t)order, .span = 0 };
-
-	return d.key;
+	return PP_KEY(PP_PG_USED, order);
 }
 
 /*
