@@ -193,7 +193,9 @@ PP_API void pp_thread_drain(void);
  * pp_configure() - set options before the pool is first used.
  * @conf: "key=value,key=value", the syntax of PAGEPOOL_CONF.
  *
- * Keys: high, batch (per-thread cache marks, in pages), arena (size of the
+ * Keys: high, batch, high_max (per-thread cache marks, in pages: the
+ * starting high mark, the pages moved per lock hold, and the mark a cache
+ * whose bursts overflow it may grow to), arena (size of the
  * virtual reservation, bytes), cap (hard limit on committed memory, bytes;
  * 0 = none), grow (bytes committed per arena growth), stats (0/1: print
  * statistics at exit), verbose (0/1: print the effective settings), and
