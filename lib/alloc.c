@@ -228,7 +228,11 @@ free_block(const char *fn, void *p, unsigned order)
 		return;
 	}
 	if (unlikely(order >= PP_CACHE_ORDERS)) {
-		bool entered = pp_enter();
+		bool entered;
+
+		if (order > PP_MAX_ORDER)	/* 1 << 24 would pass the key check */
+			pp_bad_free_slow(fn, p, order);
+		entered = pp_enter();
 
 		pp_free_global_slow(entered ? pp_tls.tc : NULL, p, d, order);
 		if (entered)

@@ -37,9 +37,18 @@
  * On x86-64 one add to memory, as the kernel's this_cpu_add(): an aligned
  * 8-byte store cannot tear, and a signal handler sees the count before or
  * after it; in asm, because the compiler emits three instructions for an
- * atomic load, add and store.  Elsewhere exactly that relaxed load/store.
+ * atomic load, add and store.  Elsewhere (x32's 4-byte size_t, other
+ * architectures, ThreadSanitizer builds) exactly that relaxed load/store.
  */
-#if defined(__x86_64__)
+#if defined(__SANITIZE_THREAD__)
+#define PP_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PP_TSAN 1
+#endif
+#endif
+/* Not under ThreadSanitizer, which cannot see into asm: it checks the C form. */
+#if defined(__x86_64__) && __SIZEOF_SIZE_T__ == 8 && !defined(PP_TSAN)
 #define bump(p, n) \
 	__asm__ volatile("addq %1, %0" : "+m"(*(p)) : "er"((size_t)(n)))
 #else

@@ -172,7 +172,8 @@ again:
 
 /*
  * pp_tcache_drain_slow() - the cache of @order is at its high mark: move
- * its oldest batch to the global lists under a trylock, or onto the pending
+ * its oldest blocks down to a batch below the mark (one batch, two when the
+ * mark falls now) to the global lists under a trylock, or onto the pending
  * list if the lock is busy.  Never blocks, no system call.
  * Context: not re-entrant (pp_tls.busy held by this call).
  */
@@ -188,9 +189,9 @@ void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 		high -= min_u32(tc->batch[order], high - tc->high_min[order]);
 		store_relaxed(&tc->high[order], high);
 	}
-	/* Down to a batch below the mark, so the caller's block fits. */
-	n = count + tc->batch[order] > high ? count + tc->batch[order] - high : 1;
-	n = min_u32(n, count);
+	/* Down to a batch below the mark, so the caller's block fits (count
+	 * >= the old mark >= high, and batch <= high). */
+	n = min_u32(count + tc->batch[order] - high, count);
 
 	if (pp_lock_for(PP_NOWAIT)) {
 		for (i = 0; i < n; i++)

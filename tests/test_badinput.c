@@ -361,6 +361,21 @@ static void bad_order_too_big(void)
 	pp_free_pages(p, PP_MAX_ORDER + 1);
 }
 
+/* An order whose key would wrap to a small one (order << 8 overflows). */
+static void bad_order_huge(void)
+{
+	void *p = must_alloc(0);
+
+	mark(p);
+	pp_free_pages(p, 1u << 24);
+}
+
+START_TEST(test_wrong_order_huge)
+{
+	expect_abort(bad_order_huge, "pp_free_pages", NULL, true);
+}
+END_TEST
+
 START_TEST(test_wrong_order_2_as_1)
 {
 	expect_abort(bad_order_2_as_1, "pp_free_pages", NULL, true);
@@ -561,6 +576,7 @@ static Suite *badinput_suite(void)
 	tcase_add_test(tc, test_wrong_order_0_as_3);
 	tcase_add_test(tc, test_wrong_order_2_as_page);
 	tcase_add_test(tc, test_wrong_order_too_big);
+	tcase_add_test(tc, test_wrong_order_huge);
 	tcase_add_test(tc, test_bulk_foreign);
 	tcase_add_test(tc, test_bulk_misaligned);
 	tcase_add_test(tc, test_bulk_already_freed);

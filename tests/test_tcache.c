@@ -156,6 +156,21 @@ START_TEST(test_high_batch_marks)
 }
 END_TEST
 
+/* White-box: this thread's cache keeps count <= high <= high_max per order. */
+static void check_marks(void)
+{
+	const struct pp_tcache *tc = pp_tls.tc;
+
+	if (!tc)
+		return;
+	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++) {
+		ck_assert_msg(tc->count[k] <= tc->high[k] && tc->high[k] <= tc->high_max[k] &&
+			      tc->high_min[k] <= tc->high[k],
+			      "order %u: count %u, high %u (min %u, max %u)", k, tc->count[k],
+			      tc->high[k], tc->high_min[k], tc->high_max[k]);
+	}
+}
+
 /*
  * Rounds of @round allocations then @round frees, @rounds times; return the
  * refills plus drains of the last round and check that the cache never
@@ -174,10 +189,12 @@ static size_t burst_rounds(size_t round, size_t rounds, size_t most)
 			pg[i] = pp_alloc_page(0);
 			ck_assert_ptr_nonnull(pg[i]);
 			tag_block(pg[i], 0, i);
+			check_marks();
 		}
 		for (size_t i = 0; i < round; i++) {
 			ck_assert_msg(tag_ok(pg[i], 0, i), "page %p handed out twice", pg[i]);
 			pp_free_page(pg[i]);
+			check_marks();
 			s = get_stats();
 			ck_assert_msg(cache_pages(&s) <= most,
 				      "%zu pages cached, more than %zu", cache_pages(&s), most);
@@ -239,8 +256,10 @@ START_TEST(test_high_shrinks)
 	ck_assert_int_eq(pthread_create(&t, NULL, alloc_many, pg), 0);
 	ck_assert_int_eq(pthread_join(t, &ret), 0);
 	ck_assert_ptr_null(ret);
-	for (size_t i = 0; i < 1024; i++)
+	for (size_t i = 0; i < 1024; i++) {
 		pp_free_page(pg[i]);
+		check_marks();
+	}
 	s = get_stats();
 	ck_assert_msg(cache_pages(&s) <= 64, "after 1024 frees and no refill the cache "
 		      "still holds %zu pages (high=64)", cache_pages(&s));
