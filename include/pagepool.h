@@ -199,7 +199,8 @@ PP_API void pp_thread_drain(void);
  * virtual reservation, bytes), cap (hard limit on committed memory, bytes;
  * 0 = none), grow (bytes committed per arena growth), stats (0/1: print
  * statistics at exit), verbose (0/1: print the effective settings), and
- * libpagepool-rcu's rcu_delay_ms, rcu_spares, rcu_blocks (pagepool/rcu.h).  Byte
+ * libpagepool-rcu's rcu_delay_ms, rcu_spares, rcu_blocks, rcu_inflight
+ * (pagepool/rcu.h).  Byte
  * sizes take a K, M, G or T suffix (either case, powers of 1024); booleans
  * are 0/1, yes/no, true/false or on/off.  Settings given here override PAGEPOOL_CONF,
  * which overrides the defaults.  The string is applied only if all of it is

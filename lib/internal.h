@@ -173,6 +173,7 @@ struct pp_options {
 	size_t rcu_delay_ms;	/* a partly filled block is handed on at half this age */
 	size_t rcu_spares;	/* empty blocks kept per thread */
 	bool rcu_blocks;	/* 0: no blocks, every call takes the fallback */
+	size_t rcu_inflight;	/* bytes of pool pages awaiting call_rcu per thread; 0: no limit */
 	/* read by the preload shim (preload/) */
 	size_t preload_min;	/* requests of at least this many bytes go to the pool */
 	/* real time (README "Real-time use") */

@@ -41,6 +41,8 @@
 #define PP_MAX_RCU_DELAY_MS	3600000
 #define PP_DEF_RCU_SPARES	4
 #define PP_MAX_RCU_SPARES	64
+/* Pool pages a thread may have waiting for liburcu's callbacks (rcu/free.c). */
+#define PP_DEF_RCU_INFLIGHT	((size_t)64 << 20)
 
 enum kind { K_COUNT, K_BYTES, K_BOOL };
 
@@ -60,6 +62,7 @@ static const struct key {
 	{ "rcu_delay_ms", K_COUNT, offsetof(struct pp_options, rcu_delay_ms) },
 	{ "rcu_spares",   K_COUNT, offsetof(struct pp_options, rcu_spares) },
 	{ "rcu_blocks",   K_BOOL,  offsetof(struct pp_options, rcu_blocks) },
+	{ "rcu_inflight", K_BYTES, offsetof(struct pp_options, rcu_inflight) },
 	{ "preload_min",  K_BYTES, offsetof(struct pp_options, preload_min) },
 	{ "pi",        K_BOOL,  offsetof(struct pp_options, pi) },
 	{ "mlock",     K_BOOL,  offsetof(struct pp_options, mlock) },
@@ -85,6 +88,7 @@ static void options_defaults(struct pp_options *o)
 	o->rcu_delay_ms = PP_DEF_RCU_DELAY_MS;
 	o->rcu_spares = PP_DEF_RCU_SPARES;
 	o->rcu_blocks = true;
+	o->rcu_inflight = PP_DEF_RCU_INFLIGHT;
 	o->preload_min = pp_os_page_size();
 	o->trim_ms = 1000;
 }
@@ -352,10 +356,11 @@ PP_API int pp_option(const char *key, size_t *value)
 void pp_options_print(const struct pp_options *o)
 {
 	pp_msg("settings: high=%zu high_max=%zu batch=%zu arena=%zu cap=%zu%s grow=%zu stats=%d verbose=%d "
-	       "rcu_delay_ms=%zu rcu_spares=%zu rcu_blocks=%d preload_min=%zu "
+	       "rcu_delay_ms=%zu rcu_spares=%zu rcu_blocks=%d rcu_inflight=%zu preload_min=%zu "
 	       "pi=%d mlock=%d prefault=%zu hugepages=%d retain=%zu trim_ms=%zu madv_free=%d page_size=%zu max_order=%d desc=%zuB/page",
 	       o->high, o->high_max > o->high ? o->high_max : o->high, o->batch, o->arena, o->cap, o->cap ? "" : " (none)",
 	       o->grow, o->stats, o->verbose, o->rcu_delay_ms, o->rcu_spares, o->rcu_blocks,
+	       o->rcu_inflight,
 	       o->preload_min, o->pi, o->mlock, o->prefault, o->hugepages, o->retain, o->trim_ms, o->madv_free,
 	       pp_g.page_size, PP_MAX_ORDER, sizeof(struct pp_desc));
 }

@@ -262,6 +262,7 @@ static const struct bad_case {
 	{ "rcu_delay_ms=0", "rcu_delay_ms", NULL },	/* libpagepool-rcu's keys */
 	{ "rcu_delay_ms=3600001", "rcu_delay_ms", NULL },
 	{ "rcu_spares=65", "rcu_spares", NULL },
+	{ "rcu_inflight=lots", "rcu_inflight", "lots" },
 	{ "rcu_blocks=2", "rcu_blocks", "2" },
 	{ "preload_min=0", "preload_min", NULL },	/* the preload shim's */
 	{ "preload_min=4Q", "preload_min", "4Q" },

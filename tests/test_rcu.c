@@ -640,6 +640,17 @@ START_TEST(test_canary_stress_fallback)
 }
 END_TEST
 
+/*
+ * rcu_inflight=64K (16 pages): nearly every full block goes to the helper
+ * thread, which waits for grace periods itself, and the writer helps it
+ * when it falls behind - instead of call_rcu().
+ */
+START_TEST(test_canary_stress_inflight)
+{
+	stress_case("high=16,batch=8,rcu_inflight=64K", "rcu_inflight=64K", 1000 / SLOWDOWN);
+}
+END_TEST
+
 /* Not in the suite: PP_TEST_BROKEN_WRITER=1 runs it alone; violations expected. */
 START_TEST(test_canary_broken_writer)
 {
@@ -655,17 +666,17 @@ END_TEST
 
 /* ---- 2. pp_rcu_barrier() ---------------------------------------------- */
 
-/* 100,000 pool pages and some heap objects, then one barrier. */
-START_TEST(test_barrier_100k)
+/*
+ * 100,000 pool pages and some heap objects, then one barrier.  @conf: no
+ * hand-on by age during the test (only the barrier frees the last, partly
+ * filled block, which holds pages, queued last), and rcu_inflight.
+ */
+static void barrier_100k(const char *conf)
 {
 	enum { PAGES = 100000, HEAP = 2000 };
 	size_t base, before, after, heap0, heap1;
 
-	/*
-	 * No hand-on by age during the test: only the barrier frees the last,
-	 * partly filled block, which holds pages (queued last).
-	 */
-	rcu_setup("rcu_delay_ms=3600000");
+	rcu_setup(conf);
 	base = in_use();
 	heap0 = heap_in_use();
 	/* Heap objects past glibc's tcache sizes, so mallinfo2() sees them freed. */
@@ -705,6 +716,90 @@ START_TEST(test_barrier_100k)
 			      "heap objects not freed?", heap1, heap0);
 	}
 	check_conservation();
+}
+
+/* Every full block through call_rcu(). */
+START_TEST(test_barrier_100k)
+{
+	barrier_100k("rcu_delay_ms=3600000,rcu_inflight=0");
+}
+END_TEST
+
+/* Past 1 MiB in flight, blocks through the helper thread (and the writer). */
+START_TEST(test_barrier_100k_inflight)
+{
+	barrier_100k("rcu_delay_ms=3600000,rcu_inflight=1M");
+}
+END_TEST
+
+/*
+ * rcu_inflight bounds the pages waiting for call_rcu(): with a flavour whose
+ * call_rcu() keeps the callbacks and never runs them, 100,000 pages queued
+ * by one thread stay in use without the bound and mostly come back with it.
+ */
+enum { STASH_MAX = 4096 };
+static struct rcu_head *stash[STASH_MAX];
+static void (*stash_fn[STASH_MAX])(struct rcu_head *);
+static size_t nstash;
+
+static void stash_call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *))
+{
+	ck_assert_uint_lt(nstash, STASH_MAX);	/* only this test's thread queues */
+	stash[nstash] = head;
+	stash_fn[nstash++] = func;
+}
+
+/* The largest number of pages in use above the start while queueing. */
+static size_t inflight_peak(const char *conf)
+{
+	enum { PAGES = 100000 };
+	struct rcu_flavor_struct stash_fl = *fl;
+	size_t base, peak = 0;
+
+	stash_fl.update_call_rcu = stash_call_rcu;
+	ck_assert_int_eq(pp_configure(conf), 0);
+	reg();
+	ck_assert_int_eq(pp_rcu_init(&stash_fl), 0);
+	base = in_use();
+	for (size_t i = 0; i < PAGES; i++) {
+		uint64_t *p = pp_alloc_page(0);
+
+		ck_assert_ptr_nonnull(p);
+		*p = i;
+		pp_rcu_free(p);
+		if (in_use() - base > peak)
+			peak = in_use() - base;
+	}
+	/* Now run what call_rcu() kept, as liburcu would have. */
+	for (size_t i = 0; i < nstash; i++)
+		stash_fn[i](stash[i]);
+	pp_rcu_barrier();
+	ck_assert_uint_le(in_use(), base + slack(1));
+	check_conservation();
+	if (getenv("PP_TEST_VERBOSE"))
+		fprintf(stderr, "inflight_peak(%s): %zu pages, %zu callbacks kept\n", conf, peak,
+			nstash);
+	return peak;
+}
+
+START_TEST(test_inflight_bounded)
+{
+	size_t peak = inflight_peak("rcu_delay_ms=3600000,rcu_inflight=4M");
+
+	/* 4 MiB: two blocks of pages through call_rcu(), the rest past the bound. */
+	ck_assert_msg(nstash >= 1, "rcu_inflight=4M: no block went to call_rcu()");
+	ck_assert_msg(peak < 60000, "rcu_inflight=4M, callbacks never run: %zu of 100,000 "
+		      "queued pages in use at once", peak);
+}
+END_TEST
+
+/* Control: without the bound, nothing comes back until the callbacks run. */
+START_TEST(test_inflight_unbounded_control)
+{
+	size_t peak = inflight_peak("rcu_delay_ms=3600000,rcu_inflight=0");
+
+	ck_assert_msg(peak >= 99000, "rcu_inflight=0, callbacks never run, yet only %zu "
+		      "of 100,000 queued pages were in use at once", peak);
 }
 END_TEST
 
@@ -1721,10 +1816,14 @@ static Suite *rcu_suite(void)
 	tcase_add_test(tc, test_canary_stress);
 	tcase_add_test(tc, test_canary_stress_short_delay);
 	tcase_add_test(tc, test_canary_stress_fallback);
+	tcase_add_test(tc, test_canary_stress_inflight);
 	suite_add_tcase(s, tc);
 
 	tc = new_tcase("barrier");
 	tcase_add_test(tc, test_barrier_100k);
+	tcase_add_test(tc, test_barrier_100k_inflight);
+	tcase_add_test(tc, test_inflight_bounded);
+	tcase_add_test(tc, test_inflight_unbounded_control);
 	tcase_add_test(tc, test_many_pages_quiet_bound);
 	tcase_add_test(tc, test_barrier_takes_other_threads_partials);
 	tcase_add_test(tc, test_barrier_takes_other_threads_full_blocks);

@@ -76,11 +76,15 @@ PP_API int pp_rcu_init(const struct rcu_flavor_struct *flavor);
  * Context: the common case takes no lock, makes no system call and no
  * atomic read-modify-write, and frees one pointer of an expired block of
  * this thread (free() or a pool free); once per ~500 pointers it hands a
- * block to call_rcu() and may free what remains of an expired block.  May block and wait for a grace period when
- * no block can be had, so it must then not be called inside a read-side
- * critical section (flavor->read_ongoing(); with urcu-qsbr: while online):
- * that misuse is reported on stderr naming the call, and aborts, instead of
- * deadlocking.  Not async-signal-safe.  A pool pointer that is not the first
+ * block to call_rcu() (past rcu_inflight bytes of pool pages waiting for
+ * callbacks, to pagepool's helper thread instead) and may free what remains
+ * of an expired block.  When the helper thread is 32 blocks behind, a call
+ * outside a read-side critical section waits for one grace period to do
+ * its work (inside one it leaves it to the helper).  May block and wait for
+ * a grace period when no block can be had, so it must then not be called
+ * inside a read-side critical section (flavor->read_ongoing(); with
+ * urcu-qsbr: while online): that misuse is reported on stderr naming the
+ * call, and aborts, instead of deadlocking.  Not async-signal-safe.  A pool pointer that is not the first
  * page of an allocated block is reported and aborts.
  */
 PP_API void pp_rcu_free(void *ptr);

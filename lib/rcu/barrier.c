@@ -29,6 +29,24 @@ bool ppr_wait_enter(const char *fn, const void *ptr)
 		"for a grace period here would deadlock", fn, ptr);
 }
 
+/*
+ * ppr_wait_enter() for an optional wait: false, and nothing changed, inside
+ * a read-side section; else true, with *@was_online as for ppr_wait_leave().
+ */
+bool ppr_may_wait(bool *was_online)
+{
+	const struct rcu_flavor_struct *f = ppr.flavor;
+
+	*was_online = false;
+	if (!f->read_ongoing())
+		return true;
+	f->thread_offline();
+	if (!f->read_ongoing())
+		return *was_online = true;
+	f->thread_online();
+	return false;
+}
+
 void ppr_wait_leave(bool was_online)
 {
 	if (was_online)

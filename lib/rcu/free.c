@@ -105,11 +105,15 @@ static struct ppr_block *start_block_slow(struct ppr_thread *t, void *ptr,
 	return b;
 }
 
-/* Queue a validated pointer (@head: the two-argument form's, or NULL). */
-static void queue(void *ptr, struct rcu_head *head)
+/*
+ * Queue a validated pointer (@head: the two-argument form's, or NULL; @order:
+ * its pool block's, or -1 for a heap object).
+ */
+static void queue(void *ptr, struct rcu_head *head, int order)
 {
 	struct ppr_thread *t = ppr_self;
 	struct ppr_block *b;
+	bool help = false;
 
 	if (unlikely(!t)) {
 		t = ppr_thread_slow();		/* NULL: exiting, or no memory */
@@ -129,22 +133,25 @@ static void queue(void *ptr, struct rcu_head *head)
 		st_release(&t->cur, b);		/* after cur_birth, for the monitor */
 	}
 	b->ptrs[b->count++] = ptr;
+	if (order >= 0)
+		b->pages += 1u << order;
 	if (unlikely(b->count == ppr.cap)) {
-		ppr_submit(b);
+		help = ppr_seal(t, b);
 		__atomic_fetch_sub(&ppr.partials, 1, __ATOMIC_RELAXED);
 		st_relaxed(&t->cur, PPR_EMPTY);
 	}
 	if (ld_relaxed(&t->drain) || ld_relaxed(&t->expired))
 		ppr_drain_one(t);		/* one in, one out */
 	ppr_unown(t);
+	if (unlikely(help) && !head)
+		ppr_help_slow();		/* pp_rcu_free may wait; _head never */
 }
 
 PP_API void pp_rcu_free(void *ptr)
 {
 	if (!ptr)
 		return;
-	validate("pp_rcu_free", ptr);
-	queue(ptr, NULL);
+	queue(ptr, NULL, validate("pp_rcu_free", ptr));
 }
 
 PP_API void pp_rcu_free_head(void *ptr, struct rcu_head *head)
@@ -160,5 +167,5 @@ PP_API void pp_rcu_free_head(void *ptr, struct rcu_head *head)
 	if (order >= 0 && (size_t)((char *)(head + 1) - (char *)ptr) > (pp_page_size() << order))
 		ppr_die("pp_rcu_free_head(%p, %p): the rcu_head lies beyond the block (order %d)",
 			ptr, (void *)head, order);
-	queue(ptr, head);
+	queue(ptr, head, order);
 }

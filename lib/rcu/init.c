@@ -137,11 +137,14 @@ static void atfork_child(void)
 
 static int read_options(void)
 {
-	size_t delay, spares, blocks;
+	size_t delay, spares, blocks, inflight;
 
 	if (pp_option("rcu_delay_ms", &delay) || pp_option("rcu_spares", &spares) ||
-	    pp_option("rcu_blocks", &blocks))
+	    pp_option("rcu_blocks", &blocks) || pp_option("rcu_inflight", &inflight))
 		return -1;
+	ppr.inflight_max = (long)(inflight / pp_page_size());
+	if (inflight && !ppr.inflight_max)
+		ppr.inflight_max = 1;
 	ppr.delay_ms = delay;
 	ppr.spares = spares;
 	ppr.blocks = blocks != 0;

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * monitor.c - the helper thread that bounds how long a pointer waits.
+ * monitor.c - the helper thread that bounds how long a pointer waits, and
+ * how much waits.
  *
  * Owns: handing on partly filled blocks once they are rcu_delay_ms / 2 old,
- * blocks of exited threads, and objects queued through their own rcu_head;
- * each round takes all of that, waits for one grace period, and frees it.
- * It also frees the expired blocks of threads that have not come for them
- * (reclaim.c).
+ * blocks of exited threads, objects queued through their own rcu_head, and
+ * full blocks past rcu_inflight (ppr_seal()); each round takes all of that,
+ * waits for one grace period, and frees it (full blocks of live threads go
+ * back to them, as a callback sends them).  It also frees the expired
+ * blocks of threads that have not come for them (reclaim.c).  A caller that
+ * may wait helps when it falls behind (ppr_help_slow()).
  *
  * Why a thread of our own: liburcu's call_rcu machinery has no timer, and a
  * callback that re-queues itself to poll would force a grace period every
@@ -131,7 +134,7 @@ next:
  */
 void ppr_flush_all_locked(bool force, uint64_t *next)
 {
-	struct ppr_block *taken = NULL, *expired = NULL, *b, *last;
+	struct ppr_block *taken = NULL, *expired = NULL, *handed, *b, *last;
 	struct rcu_head *heads;
 	uint64_t now = ppr_now_ms(), due_min = 0;
 	struct ppr_thread *t;
@@ -155,26 +158,37 @@ void ppr_flush_all_locked(bool force, uint64_t *next)
 		taken = take_marked(force, now, &due_min, &expired);
 	pthread_mutex_unlock(&ppr.lock);
 	ppr_reclaim_list(expired);
-	b = xchg(&ppr.handoff, NULL);
-	if (b) {
-		for (last = b; last->next; last = last->next)
-			;
-		last->next = taken;
-		taken = b;
-	}
+	/*
+	 * Reset before the take: a block pushed after the reset finds 0 and
+	 * kicks for itself (ppr_seal()), or follows one that did, whose wake
+	 * comes after this round - none waits for a timed wake-up.
+	 */
+	__atomic_store_n(&ppr.handed, 0, __ATOMIC_SEQ_CST);
+	handed = xchg(&ppr.handoff, NULL);
 	heads = xchg(&ppr.heads, NULL);
 	/* A block counted but not yet in its slot, or expired ones: look again. */
 	if (!due_min && (ld_relaxed(&ppr.partials) || ld_relaxed(&ppr.expired)))
 		due_min = now + (ppr.delay_ms / 2 ? ppr.delay_ms / 2 : 1);
 	if (next)
 		*next = due_min;
-	if (!taken && !heads)
+	if (!taken && !handed && !heads)
 		return;
 	ppr.flavor->update_synchronize_rcu();
 	while (taken) {
 		b = taken;
 		taken = b->next;
 		ppr_reclaim_block(b);
+	}
+	/*
+	 * Handed on: blocks of exited threads (freed here) and full blocks
+	 * past rcu_inflight (ppr_seal()), which go back to their live owner as
+	 * a callback would send them, to be freed into its own caches.
+	 */
+	while (handed) {
+		b = handed;
+		handed = b->next;
+		if (!ppr_block_expire(b))
+			ppr_reclaim_block(b);
 	}
 	ppr_reclaim_heads(heads);
 }
@@ -247,6 +261,24 @@ int ppr_monitor_start(void)
 	}
 	pthread_mutex_unlock(&ppr.start_lock);
 	return err ? -1 : 0;
+}
+
+/*
+ * ppr_help_slow() - the monitor has fallen behind on full blocks past
+ * rcu_inflight (it competes for the CPU with the threads that make them):
+ * a pp_rcu_free() caller outside any read-side section does a round of its
+ * work itself, as the kernel's direct reclaim helps kswapd.  Blocks.
+ */
+void ppr_help_slow(void)
+{
+	bool was_online;
+
+	if (!ppr_may_wait(&was_online))
+		return;			/* inside a read-side section: the monitor will */
+	pthread_mutex_lock(&ppr.work);
+	ppr_flush_all_locked(false, NULL);
+	pthread_mutex_unlock(&ppr.work);
+	ppr_wait_leave(was_online);
 }
 
 /* Work has arrived that should not wait: wake the monitor, starting it. */

@@ -55,6 +55,7 @@
  * @next: link on the hand-off, returned and spare lists.
  * @owner: the thread state that gets the block back once it is emptied.
  * @count: pointers in @ptrs.
+ * @pages: pool pages those pointers hold (heap objects count 0).
  * @sealed: written with release before call_rcu(), read with acquire by the
  *          callback: the hand-over is visible to ThreadSanitizer, which
  *          cannot see liburcu's own (inline assembly) ordering.
@@ -65,6 +66,7 @@ struct ppr_block {
 	struct ppr_thread *owner;
 	uint32_t count;
 	uint32_t sealed;
+	uint32_t pages;
 	void *ptrs[];
 };
 
@@ -89,6 +91,7 @@ struct ppr_thread {
 	size_t nreturned;		/* blocks on it, at most rcu_spares */
 	struct ppr_block *spare;	/* owner only: empty blocks ready */
 	size_t nspare;
+	long inflight;			/* pool pages in its blocks awaiting callbacks (atomic) */
 	bool alive;			/* a live thread owns it: blocks may come back */
 	bool reusable;			/* its thread's exit is over: a new one may take it */
 	uint64_t expired_at;		/* ms when expired last became non-empty */
@@ -107,6 +110,8 @@ struct ppr_global {
 	uint64_t delay_ms;		/* rcu_delay_ms */
 	size_t spares;			/* rcu_spares */
 	bool blocks;			/* rcu_blocks */
+	long inflight_max;		/* rcu_inflight, in pages; 0: no limit */
+	size_t handed;			/* full blocks handed to the monitor since it last took them */
 
 	pthread_mutex_t lock;		/* the registry */
 	pthread_mutex_t start_lock;	/* starting the monitor */
@@ -212,7 +217,9 @@ PPR_HIDDEN void ppr_reclaim_block(struct ppr_block *b);
 PPR_HIDDEN void ppr_reclaim_list(struct ppr_block *b);
 PPR_HIDDEN void ppr_drain_one(struct ppr_thread *t);
 PPR_HIDDEN void ppr_reclaim_heads(struct rcu_head *h);
-PPR_HIDDEN void ppr_submit(struct ppr_block *b);
+PPR_HIDDEN bool ppr_seal(struct ppr_thread *t, struct ppr_block *b);
+/* Full blocks waiting for the monitor beyond which a caller that may wait helps. */
+#define PPR_HELP_BLOCKS	32
 
 /* monitor.c */
 PPR_HIDDEN void ppr_monitor_kick(void);
@@ -220,9 +227,11 @@ PPR_HIDDEN void ppr_monitor_kick_if_idle(void);
 PPR_HIDDEN int ppr_monitor_start(void);
 PPR_HIDDEN void ppr_monitor_atfork_child(void);
 PPR_HIDDEN void ppr_flush_all_locked(bool force, uint64_t *next);
+PPR_HIDDEN void ppr_help_slow(void);
 
 /* barrier.c */
 PPR_HIDDEN bool ppr_wait_enter(const char *fn, const void *ptr);
+PPR_HIDDEN bool ppr_may_wait(bool *was_online);
 PPR_HIDDEN void ppr_wait_leave(bool was_online);
 
 #endif /* PPR_INTERNAL_H */

@@ -2,7 +2,8 @@
 /*
  * reclaim.c - what happens after the grace period: pointers are freed.
  *
- * Owns: handing a full block to call_rcu() and its callback, freeing one
+ * Owns: handing a full block to call_rcu() and its callback (or, past
+ * rcu_inflight, to the monitor), freeing one
  * pointer by its origin (pool block of any order, or C-library heap), and
  * freeing a block's pointers in bulk: order-0 pool pages go back through
  * pp_free_pages_bulk() in groups, heap pointers to free().
@@ -167,14 +168,42 @@ static void block_cb(struct rcu_head *head)
 {
 	struct ppr_block *b = caa_container_of(head, struct ppr_block, head);
 
-	(void)ld_acquire(&b->sealed);		/* pairs with ppr_submit() */
+	(void)ld_acquire(&b->sealed);		/* pairs with ppr_seal() */
+	if (b->pages)
+		__atomic_fetch_sub(&b->owner->inflight, (long)b->pages, __ATOMIC_RELAXED);
 	if (!ppr_block_expire(b))
 		ppr_reclaim_block(b);		/* its thread has exited */
 }
 
-/* One call_rcu() for a whole block; the caller is an RCU-registered thread. */
-void ppr_submit(struct ppr_block *b)
+/*
+ * ppr_seal() - a full block of @t: one call_rcu(), unless @t already has
+ * rcu_inflight bytes of pool pages waiting for liburcu's callbacks.
+ * liburcu's callback thread runs a batch every ~10 ms, so a thread freeing
+ * pages at full speed keeps rate x 10 ms of them in flight, each one
+ * faulted in (README, "Deferred free"); past the limit the block goes to the
+ * monitor instead, which waits for grace periods back to back (monitor.c),
+ * so what is in flight stays bounded.  Never blocks; the caller owns @t
+ * and is an RCU-registered thread.  Return: the monitor has fallen
+ * PPR_HELP_BLOCKS behind, and a caller that may wait should help it
+ * (ppr_help_slow()).
+ */
+bool ppr_seal(struct ppr_thread *t, struct ppr_block *b)
 {
-	st_release(&b->sealed, 1);
+	long pages = (long)b->pages;
+
+	st_release(&b->sealed, 1);	/* a fork child leaves it where it goes */
+	if (pages && ppr.inflight_max &&
+	    ld_relaxed(&t->inflight) + pages > ppr.inflight_max) {
+		size_t n;
+
+		ppr_push(&ppr.handoff, b, next);
+		n = __atomic_add_fetch(&ppr.handed, 1, __ATOMIC_SEQ_CST);
+		if (n == 1)		/* the first since the monitor took the list */
+			ppr_monitor_kick();
+		return n >= PPR_HELP_BLOCKS;
+	}
+	if (pages)
+		__atomic_fetch_add(&t->inflight, pages, __ATOMIC_RELAXED);
 	ppr.flavor->update_call_rcu(&b->head, block_cb);
+	return false;
 }

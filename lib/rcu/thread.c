@@ -124,6 +124,7 @@ struct ppr_block *ppr_block_get_slow(struct ppr_thread *t, unsigned flags)
 		b->owner = t;
 		b->count = 0;
 		b->sealed = 0;
+		b->pages = 0;
 		b->next = NULL;
 	}
 	return b;
@@ -254,6 +255,7 @@ void ppr_threads_atfork_child(void)
 			b->next = ppr.handoff;
 			ppr.handoff = b;
 		}
+		t->inflight = 0;		/* its callbacks may never come */
 		t->reusable = true;
 	}
 	/* Counted afresh: other threads may have been between count and slot. */
