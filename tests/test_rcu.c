@@ -928,6 +928,176 @@ START_TEST(test_barrier_takes_other_threads_full_blocks)
 }
 END_TEST
 
+/* ---- rcu_inflight: the helper thread, and callers that help it ---------- */
+
+/* Pointers per block: a 48-byte header, then pointers (README, "block"). */
+static size_t block_cap(void)
+{
+	return (pp_page_size() - 48) / sizeof(void *);
+}
+
+static struct {
+	int entered, leave, probe_started, probe_done;
+} hs;
+
+/* A reader that stays in one read-side section until told to leave. */
+static void *section_reader(void *arg)
+{
+	(void)arg;
+	reg();
+	reader_enter();
+	st_rel(&hs.entered, 1);
+	while (!ld_acq(&hs.leave))
+		sleep_ms(1);
+	reader_leave();
+	unreg();
+	return NULL;
+}
+
+/* Tells the holding reader to leave after @arg ms. */
+static void *leave_later(void *arg)
+{
+	sleep_ms((double)(intptr_t)arg);
+	st_rel(&hs.leave, 1);
+	return NULL;
+}
+
+/* Queue @blocks full blocks of pool pages; the longest single call, in ms. */
+static double queue_pages(size_t blocks)
+{
+	double longest = 0;
+
+	for (size_t i = 0; i < blocks * block_cap(); i++) {
+		uint64_t *p = pp_alloc_page(0);
+		double t0 = now_sec(), dt;
+
+		ck_assert_ptr_nonnull(p);
+		*p = i;
+		pp_rcu_free(p);
+		dt = ms_since(t0);
+		if (dt > longest)
+			longest = dt;
+	}
+	return longest;
+}
+
+/*
+ * Another thread holds a read-side section for 300 ms, so the helper
+ * thread's grace period cannot end: past rcu_inflight this (offline)
+ * thread's full blocks pile up for it, and once 32 wait, a pp_rcu_free()
+ * call helps - and so waits until the reader has left.  Without the help
+ * every call would return at once.
+ */
+START_TEST(test_inflight_caller_helps)
+{
+	pthread_t r, w;
+	size_t base;
+	double longest;
+
+	rcu_setup("rcu_inflight=4K");
+	base = in_use();
+	r = spawn(section_reader, NULL);
+	ck_assert(wait_flag(&hs.entered, 1, 10000));
+	w = spawn(leave_later, (void *)(intptr_t)300);
+	longest = queue_pages(40);
+	join(w);
+	join(r);
+	if (getenv("PP_TEST_VERBOSE"))
+		fprintf(stderr, "inflight_caller_helps: longest pp_rcu_free %.1f ms\n", longest);
+	ck_assert_msg(longest >= 100, "no pp_rcu_free() call waited for the reader (longest "
+		      "%.1f ms): the caller never helped the helper thread", longest);
+	pp_rcu_barrier();
+	ck_assert_uint_le(in_use(), base + slack(1));
+	check_conservation();
+}
+END_TEST
+
+/* Waits for a grace period; done is set when it has ended. */
+static void *gp_probe(void *arg)
+{
+	(void)arg;
+	reg();
+	st_rel(&hs.probe_started, 1);
+	fl->update_synchronize_rcu();
+	st_rel(&hs.probe_done, 1);
+	unreg();
+	return NULL;
+}
+
+/*
+ * A thread inside a read-side section (urcu-qsbr: online) queues 40 blocks
+ * past rcu_inflight: it must not help (that waits for a grace period, and a
+ * qsbr thread would have to go offline, ending its section).  A grace period
+ * started meanwhile must not end before the thread leaves its section.
+ */
+START_TEST(test_inflight_reader_never_quiesces)
+{
+	pthread_t probe;
+	size_t base;
+
+	rcu_setup("rcu_inflight=4K");
+	base = in_use();
+	reader_enter();
+	probe = spawn(gp_probe, NULL);
+	ck_assert(wait_flag(&hs.probe_started, 1, 10000));
+	sleep_ms(50);			/* the probe is inside synchronize_rcu() */
+	queue_pages(40);
+	ck_assert_msg(!ld_acq(&hs.probe_done), "a grace period ended while the queueing "
+		      "thread was still inside its read-side section");
+	reader_leave();
+	join(probe);
+	pp_rcu_barrier();
+	ck_assert_uint_le(in_use(), base + slack(1));
+	check_conservation();
+}
+END_TEST
+
+static struct {
+	int queued, leave;
+	size_t in_use_before;
+	double t_queued;
+} hq;
+
+/* Queues exactly one full block past rcu_inflight, then stays quiet. */
+static void *one_block_thread(void *arg)
+{
+	(void)arg;
+	reg();
+	hq.in_use_before = in_use();
+	hq.t_queued = now_sec();
+	queue_pages(1);
+	st_rel(&hq.queued, 1);
+	while (!ld_acq(&hq.leave))
+		sleep_ms(2);
+	unreg();
+	return NULL;
+}
+
+/*
+ * The one full block goes to the helper thread, which sleeps untimed (no
+ * partly filled block anywhere): the push must wake it.  Freed within the
+ * spec's bound, rcu_delay_ms (it goes back to its quiet owner, whose expired
+ * blocks the helper frees at rcu_delay_ms / 2).
+ */
+START_TEST(test_inflight_block_of_quiet_thread)
+{
+	pthread_t t;
+	double dt;
+
+	rcu_setup("rcu_inflight=4K");
+	t = spawn(one_block_thread, NULL);
+	ck_assert(wait_flag(&hq.queued, 1, 10000));
+	/* Back to where it started but for the thread's block page and spares. */
+	dt = wait_in_use_le(hq.in_use_before + slack(1), hq.t_queued, 4000);
+	ck_assert_msg(dt >= 0 && dt <= 1000, "a block handed to the helper thread by a quiet "
+		      "thread: its pages freed after %.0f ms (-1: not within 4 s)", dt);
+	st_rel(&hq.leave, 1);
+	join(t);
+	pp_rcu_barrier();
+	check_conservation();
+}
+END_TEST
+
 /* ---- 3. a quiet thread's partial block is handed on by age ------------- */
 
 static struct {
@@ -1824,6 +1994,9 @@ static Suite *rcu_suite(void)
 	tcase_add_test(tc, test_barrier_100k_inflight);
 	tcase_add_test(tc, test_inflight_bounded);
 	tcase_add_test(tc, test_inflight_unbounded_control);
+	tcase_add_test(tc, test_inflight_caller_helps);
+	tcase_add_test(tc, test_inflight_reader_never_quiesces);
+	tcase_add_test(tc, test_inflight_block_of_quiet_thread);
 	tcase_add_test(tc, test_many_pages_quiet_bound);
 	tcase_add_test(tc, test_barrier_takes_other_threads_partials);
 	tcase_add_test(tc, test_barrier_takes_other_threads_full_blocks);

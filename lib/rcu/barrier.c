@@ -30,21 +30,14 @@ bool ppr_wait_enter(const char *fn, const void *ptr)
 }
 
 /*
- * ppr_wait_enter() for an optional wait: false, and nothing changed, inside
- * a read-side section; else true, with *@was_online as for ppr_wait_leave().
+ * For an optional wait: true only when read_ongoing() is false.  Unlike
+ * ppr_wait_enter() it never takes an online urcu-qsbr thread offline: the
+ * caller did not ask to wait, and going offline would end the read-side
+ * section an online qsbr thread is in (pointers it holds could be freed).
  */
-bool ppr_may_wait(bool *was_online)
+bool ppr_may_wait(void)
 {
-	const struct rcu_flavor_struct *f = ppr.flavor;
-
-	*was_online = false;
-	if (!f->read_ongoing())
-		return true;
-	f->thread_offline();
-	if (!f->read_ongoing())
-		return *was_online = true;
-	f->thread_online();
-	return false;
+	return !ppr.flavor->read_ongoing();
 }
 
 void ppr_wait_leave(bool was_online)

@@ -266,19 +266,17 @@ int ppr_monitor_start(void)
 /*
  * ppr_help_slow() - the monitor has fallen behind on full blocks past
  * rcu_inflight (it competes for the CPU with the threads that make them):
- * a pp_rcu_free() caller outside any read-side section does a round of its
- * work itself, as the kernel's direct reclaim helps kswapd.  Blocks.
+ * a pp_rcu_free() caller outside any read-side section (with urcu-qsbr:
+ * offline) does a round of its work itself, as the kernel's direct reclaim
+ * helps kswapd.  Blocks for a grace period.
  */
 void ppr_help_slow(void)
 {
-	bool was_online;
-
-	if (!ppr_may_wait(&was_online))
-		return;			/* inside a read-side section: the monitor will */
+	if (!ppr_may_wait())
+		return;		/* in a read-side section (qsbr: online): the helper will */
 	pthread_mutex_lock(&ppr.work);
 	ppr_flush_all_locked(false, NULL);
 	pthread_mutex_unlock(&ppr.work);
-	ppr_wait_leave(was_online);
 }
 
 /* Work has arrived that should not wait: wake the monitor, starting it. */

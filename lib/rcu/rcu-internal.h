@@ -231,7 +231,7 @@ PPR_HIDDEN void ppr_help_slow(void);
 
 /* barrier.c */
 PPR_HIDDEN bool ppr_wait_enter(const char *fn, const void *ptr);
-PPR_HIDDEN bool ppr_may_wait(bool *was_online);
+PPR_HIDDEN bool ppr_may_wait(void);
 PPR_HIDDEN void ppr_wait_leave(bool was_online);
 
 #endif /* PPR_INTERNAL_H */

@@ -255,11 +255,11 @@ void ppr_threads_atfork_child(void)
 			b->next = ppr.handoff;
 			ppr.handoff = b;
 		}
-		t->inflight = 0;		/* its callbacks may never come */
-		t->reusable = true;
+		t->reusable = true;		/* inflight stays: liburcu carries the callbacks */
 	}
 	/* Counted afresh: other threads may have been between count and slot. */
 	ppr.partials = ppr_self && ppr_self->cur != PPR_EMPTY;
+	ppr.handed = 0;		/* the next push past rcu_inflight kicks the helper */
 	ppr.expired = 0;
 	if (ppr_self) {		/* a put in flight at the fork may have counted */
 		ppr_self->nreturned = 0;
