@@ -10,9 +10,11 @@
  * library heap (the malloc family); the pool's range check tells which.
  *
  * How: each thread collects pointers in page-sized blocks (one pool page: a
- * small header and about 500 pointers).  A full block gets one call_rcu();
- * after its grace period its pool pages go back in bulk and its heap pointers
- * to free().  A few empty blocks are kept per thread, so the common case
+ * small header and about 500 pointers).  A full block gets one call_rcu()
+ * (or, while its thread has rcu_inflight bytes of pool pages waiting for
+ * liburcu's callbacks, goes to the helper thread, which waits for grace
+ * periods back to back); after its grace period its pool pages go back in
+ * bulk and its heap pointers to free().  A few empty blocks are kept per thread, so the common case
  * allocates nothing; the block's own thread frees its pointers, one per
  * call (into its own caches, on top), or a helper thread does if it has
  * gone quiet.  A partly filled block is handed on at rcu_delay_ms / 2
