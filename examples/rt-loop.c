@@ -6,8 +6,10 @@
  * The loop runs every millisecond, at SCHED_FIFO when permitted.  Each
  * period it takes BURST pages with each of pp_alloc_page_try(),
  * pp_alloc_page(PP_NOWAIT) and pp_reserve_alloc(r, PP_NOWAIT), interleaved
- * (more than a thread cache holds, so every period goes to the global
- * lists), touches them and frees them; each call is timed.  Meanwhile a
+ * (more than a thread cache holds at first: until it has grown to the
+ * period's pages, high_max, or always with PAGEPOOL_CONF=high_max=256,
+ * periods go to the global lists), touches them and frees them; each call
+ * is timed.  Meanwhile a
  * normal-priority thread allocates and frees hundreds of pages, orders 0
  * and 2-6, with calls that may block, so it holds the global lock often.
  * At the end: calls, NULL returns, percentiles and maximum per call kind,

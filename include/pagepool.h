@@ -8,11 +8,15 @@
  * guarded by one lock.  Three allocation modes say how far a call may go:
  *
  *   PP_TRY     this thread's cache only: no lock, no system call, never blocks
- *   PP_NOWAIT  cache, then a trylock of the global lists: no system call
+ *   PP_NOWAIT  cache, then a trylock of the global lists: never blocks (its
+ *              only system call: waking a thread that waits for the lock
+ *              when it releases it, a futex wake)
  *   0          may block on the global lock and may grow the arena (mmap)
  *
- * PP_ZERO combines with any of them.  Frees never block, never make a system
- * call and never fail on valid input.  Bad input (a pointer the pool never
+ * PP_ZERO combines with any of them.  Frees never block and never fail on
+ * valid input; the only system call one can make is that futex wake, when it
+ * drains a batch to the global lists under a trylock while another thread
+ * waits for the lock.  Bad input (a pointer the pool never
  * handed out, a misaligned or interior pointer, a double free, a wrong order)
  * is reported on stderr with the call's name and the address, then abort().
  * (A double free that races with the first free of the same page, from
@@ -41,7 +45,7 @@ extern "C" {
 
 /* Allocation flags. */
 #define PP_TRY    0x1u	/* this thread's cache only */
-#define PP_NOWAIT 0x2u	/* cache, then trylock on the global lists; no system call */
+#define PP_NOWAIT 0x2u	/* cache, then trylock on the global lists; never blocks */
 #define PP_ZERO   0x4u	/* zero-filled; combines with any mode */
 
 /* Largest order pp_alloc_pages() accepts: 2^10 pages (4 MiB with 4 KiB pages). */
@@ -120,7 +124,8 @@ PP_API void *pp_alloc_page(unsigned flags);
  * @flags: PP_TRY, PP_NOWAIT or 0, optionally or'ed with PP_ZERO.
  *
  * Context: PP_TRY: no lock, no system call, async-signal-safe.
- * PP_NOWAIT: may trylock the global lock, never blocks, no system call.
+ * PP_NOWAIT: may trylock the global lock, never blocks; no system call but
+ * the futex wake of a thread waiting for the lock when it releases it.
  * 0: may block on the global lock and may grow the arena with mmap; not
  * async-signal-safe (called from a handler that interrupted pagepool on the
  * same thread it degrades to PP_NOWAIT rather than deadlock).
@@ -150,7 +155,8 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages);
  * pp_free_page() - free one page from pp_alloc_page().
  * @page: the page, or NULL (nothing happens).
  *
- * Context: any context; never blocks, no system call, async-signal-safe.
+ * Context: any context; never blocks, async-signal-safe; no system call but
+ * a futex wake of a thread waiting for the global lock after a drain.
  * Bad input (see the file comment) is reported and aborts.
  */
 PP_API void pp_free_page(void *page);
@@ -160,7 +166,8 @@ PP_API void pp_free_page(void *page);
  * @addr: the first page, or NULL (nothing happens).
  * @order: the order it was allocated with.
  *
- * Context: any context; never blocks, no system call, async-signal-safe.
+ * Context: any context; never blocks, async-signal-safe; no system call but
+ * a futex wake of a thread waiting for the global lock after a drain.
  * Bad input, including a wrong @order, is reported and aborts.
  */
 PP_API void pp_free_pages(void *addr, unsigned order);
@@ -174,7 +181,8 @@ PP_API void pp_free_pages(void *addr, unsigned order);
  * cache up to its high mark, the rest to the global lists under one trylock
  * hold, or to the lock-free pending list when the lock is busy.
  *
- * Context: any context; never blocks, no system call, async-signal-safe.
+ * Context: any context; never blocks, async-signal-safe; no system call but
+ * a futex wake of a thread waiting for the global lock after a drain.
  */
 PP_API void pp_free_pages_bulk(size_t nr, void *const *pages);
 
@@ -184,7 +192,7 @@ PP_API void pp_free_pages_bulk(size_t nr, void *const *pages);
  * The cache's own storage is released too; the next allocation that misses
  * the cache makes a new one.  A thread's exit does this automatically.
  *
- * Context: may block on the global lock; no system call; not
+ * Context: may block on the global lock (a futex wait); not
  * async-signal-safe (from a handler that interrupted pagepool it does nothing).
  */
 PP_API void pp_thread_drain(void);
@@ -218,8 +226,8 @@ PP_API int pp_configure(const char *conf);
  * @value: where to store it (booleans as 0/1, byte sizes in bytes).
  *
  * Initialises the pool if it is not yet, which fixes the options.  Companion
- * libraries (libpagepool-rcu: rcu_delay_ms, rcu_spares, rcu_blocks) read
- * their settings here.
+ * libraries (libpagepool-rcu: rcu_delay_ms, rcu_spares, rcu_blocks,
+ * rcu_inflight) read their settings here.
  *
  * Context: may block and make system calls on first use; not
  * async-signal-safe.

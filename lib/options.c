@@ -19,9 +19,9 @@
 /*
  * Defaults, from bench/tune-cache.sh (README "Tuning the caches"): moving
  * 128 pages per lock hold halves the cost of a page freed on another thread
- * against 64, at the same memory; high = 512 is faster again but doubles
- * what an idle thread can hoard (high pages of order 0, ~1.9 * high over
- * all cached orders).
+ * against 64, at the same memory; high = 512 is faster again but (with the
+ * mark fixed, high_max = high) doubles what an idle thread can hoard (high
+ * pages of order 0, ~1.9 * high over all cached orders).
  */
 #define PP_DEF_HIGH	256
 #define PP_DEF_BATCH	128

@@ -8,9 +8,10 @@
  * The pop and push themselves are inline in internal.h.
  *
  * A cache lives in pool pages taken from the buddy lists while the lock is
- * held, so making one needs neither malloc nor a system call.  It holds per
- * order k < PP_CACHE_ORDERS at most high >> 2k blocks (at least 2) and
- * moves batch >> 2k (at least 1) per refill or drain: the same bytes per
+ * held, so making one needs neither malloc nor a system call.  Its mark per
+ * order k < PP_CACHE_ORDERS starts at high >> 2k blocks (at least 2) and
+ * may grow to high_max >> 2k (Sizing, below); it moves batch >> 2k (at
+ * least 1) per refill or drain: the same bytes per
  * batch fall by half per order, so large blocks cannot hoard memory.
  *
  * Sizing: a cache that refills after it drained (a thread whose working set

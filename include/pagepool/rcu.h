@@ -24,7 +24,9 @@
  *
  * When no block can be had without blocking (the pool is at its cap, or
  * rcu_blocks=0), pp_rcu_free_head() queues the object through its embedded
- * rcu_head, and pp_rcu_free() waits for a grace period and frees at once.
+ * rcu_head, and pp_rcu_free() tries a blocking pool allocation, then waits
+ * for a grace period and frees at once.  pp_rcu_free() may also wait for a
+ * grace period to help the helper thread past rcu_inflight (see below).
  *
  * Threads that call pp_rcu_free() and pp_rcu_free_head() must be registered
  * with the flavour, as liburcu's call_rcu() requires.  With urcu-qsbr,

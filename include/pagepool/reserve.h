@@ -62,9 +62,10 @@ PP_API struct pp_reserve *pp_reserve_create(size_t min_pages);
  * drains it).  Called from a signal handler that interrupted a pagepool call
  * on the same thread, 0 acts as PP_NOWAIT.
  *
- * Context: PP_TRY and PP_NOWAIT, and 0 while the reserve has a page: no
- * system call, never blocks, and the reserve itself takes no lock
- * (lock-free; async-signal-safe for PP_TRY).  0 with the reserve empty may
+ * Context: PP_TRY and PP_NOWAIT, and 0 while the reserve has a page: never
+ * blocks, no system call but (from the normal path's trylock) the futex
+ * wake of a thread waiting for the global lock, and the reserve itself
+ * takes no lock (lock-free; async-signal-safe for PP_TRY).  0 with the reserve empty may
  * block and make system calls.
  * Return: a page (zero-filled with PP_ZERO); with 0 never NULL; with PP_TRY
  * or PP_NOWAIT NULL and errno EAGAIN when the pool and the reserve have no
@@ -87,7 +88,8 @@ PP_API void *pp_reserve_alloc(struct pp_reserve *r, unsigned flags);
  * already in a reserve - is reported with the call's name and aborts.
  *
  * Context: any context; never blocks, lock-free, async-signal-safe; makes a
- * system call (to wake it) only when a thread waits in pp_reserve_alloc(@r, 0).
+ * system call only to wake a thread waiting in pp_reserve_alloc(@r, 0), or,
+ * with the reserve full, as pp_free_page() may (a futex wake).
  */
 PP_API void pp_reserve_free(struct pp_reserve *r, void *page);
 
@@ -117,8 +119,8 @@ PP_API int pp_reserve_resize(struct pp_reserve *r, size_t min_pages);
  * No other call on @r may be in flight or follow.  Pages handed out from @r
  * stay valid: free them with pp_free_page() or to another reserve.
  *
- * Context: no system call (beyond what pp_free_page() needs: none); never
- * blocks; not async-signal-safe.  A destroyed @r is reported and aborts.
+ * Context: no system call beyond what pp_free_page() may make (a futex
+ * wake, see there); never blocks; not async-signal-safe.  A destroyed @r is reported and aborts.
  */
 PP_API void pp_reserve_destroy(struct pp_reserve *r);
 

@@ -4,8 +4,9 @@
  *
  * Owns: when a thread may wait for a grace period.  Inside a read-side
  * critical section it may not (it would wait for itself); a urcu-qsbr
- * thread that is merely online is taken offline for the wait, as liburcu's
- * own synchronize_rcu() and rcu_barrier() do.
+ * thread that is merely online is taken offline for a wait it needs, as
+ * liburcu's own synchronize_rcu() and rcu_barrier() do; for an optional
+ * wait (helping the monitor, ppr_may_wait()) it does not wait at all.
  */
 #include "config.h"
 

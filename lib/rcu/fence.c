@@ -2,8 +2,9 @@
 /*
  * fence.c - the asymmetric fence of the block hand-over (rcu-internal.h).
  *
- * Owns: membarrier(2).  The rare side (the monitor, pp_rcu_barrier())
- * makes every thread of the process execute a full memory barrier, so the
+ * Owns: membarrier(2).  The rare side (the monitor, pp_rcu_barrier(), a
+ * pp_rcu_free() caller helping the monitor) makes every thread of the
+ * process execute a full memory barrier, so the
  * common side (a thread queueing a pointer) needs none; liburcu's urcu-memb
  * flavour rests on the same system call.  Where it is missing (Linux < 4.14,
  * or filtered by seccomp) both sides use ordinary full fences.

@@ -3,8 +3,10 @@
  * free.c - the queueing entry points: pp_rcu_free() and pp_rcu_free_head().
  *
  * Owns: validating a pointer, appending it to this thread's block (the
- * common path: plain loads and stores, see rcu-internal.h), sealing a
- * full block, and the fallbacks when no block can be had without blocking:
+ * common path: plain loads and stores, see rcu-internal.h), handing a full
+ * block to ppr_seal() (reclaim.c) and, when the helper thread is
+ * PPR_HELP_BLOCKS behind, helping it (pp_rcu_free() only), and the
+ * fallbacks when no block can be had without blocking:
  * the object's own rcu_head (two-argument form) or waiting for a grace
  * period (single-argument form), as the kernel's kvfree_rcu() does.
  */

@@ -3,7 +3,7 @@
  * init.c - libpagepool-rcu's global state, pp_rcu_init() and diagnostics.
  *
  * Owns: the flavour (set once), the settings read from libpagepool's
- * options (rcu_delay_ms, rcu_spares, rcu_blocks), the thread-exit key, the
+ * options (rcu_delay_ms, rcu_spares, rcu_blocks, rcu_inflight), the thread-exit key, the
  * fork handlers, and the wording of every message this library prints.
  */
 #include "config.h"

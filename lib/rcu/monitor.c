@@ -15,7 +15,8 @@
  * callback that re-queues itself to poll would force a grace period every
  * few milliseconds for as long as anything is queued.  This thread sleeps on
  * a semaphore while no block is partly filled, so an idle process pays
- * nothing, and is woken only when work arrives while it sleeps untimed.  It
+ * nothing; a new partly filled block wakes it only from its untimed sleep,
+ * full blocks past rcu_inflight and rcu_head fallbacks wake it at once.  It
  * is started by the first call that has work for it (in a fork child, by the
  * fork handler when work was inherited).  It never registers with the
  * flavour: it only calls synchronize_rcu(), which any thread may.
