@@ -982,7 +982,7 @@ static double queue_pages(size_t blocks)
 }
 
 /*
- * Another thread holds a read-side section for 300 ms, so the helper
+ * Another thread holds a read-side section for 600 ms, so the helper
  * thread's grace period cannot end: past rcu_inflight this (offline)
  * thread's full blocks pile up for it, and once 32 wait, a pp_rcu_free()
  * call helps - and so waits until the reader has left.  Without the help
@@ -998,7 +998,7 @@ START_TEST(test_inflight_caller_helps)
 	base = in_use();
 	r = spawn(section_reader, NULL);
 	ck_assert(wait_flag(&hs.entered, 1, 10000));
-	w = spawn(leave_later, (void *)(intptr_t)300);
+	w = spawn(leave_later, (void *)(intptr_t)600);	/* slow builds: 40 blocks take ~0.1 s */
 	longest = queue_pages(40);
 	join(w);
 	join(r);
