@@ -1907,6 +1907,111 @@ START_TEST(test_fork_child_frees)
 END_TEST
 
 /*
+ * Threads that queue (past rcu_inflight, so full blocks go through the
+ * hand-off list) and exit, while this thread forks: a thread's exit frees
+ * its spare, expired and drain blocks, and a fork in the middle of that must
+ * not leave the child a block already freed, which the child would give
+ * back again (a double free aborts).  liburcu's rule is kept with a
+ * writer-preferring rwlock: a worker holds it for reading while registered.
+ */
+enum { FX_WORKERS = 3 };
+static pthread_rwlock_t fx_lock;
+static int fx_stop;
+
+static void *fx_worker(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	int rounds = 2 + (int)(rand_r(&seed) % 8);
+
+	for (int r = 0; r < rounds && !ld_acq(&fx_stop); r++) {
+		int n = 100 + (int)(rand_r(&seed) % 1500);
+
+		pthread_rwlock_rdlock(&fx_lock);
+		reg();
+		/* No Check call here: the child would find Check's lock held. */
+		for (int i = 0; i < n; i++) {
+			void *o = i % 7 == 3 ? malloc(64) : pp_alloc_page(0);
+
+			if (!o)
+				abort();
+			pp_rcu_free(o);
+		}
+		unreg();
+		pthread_rwlock_unlock(&fx_lock);
+	}
+	return NULL;		/* its exit (ppr_thread_exit) may meet a fork */
+}
+
+/* A worker; plain pthread calls, not spawn(): no Check call off the main thread. */
+static pthread_t fx_start(unsigned *seed)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, fx_worker, (void *)(uintptr_t)rand_r(seed)))
+		abort();
+	return t;
+}
+
+/* Keeps FX_WORKERS workers alive, replacing each one that exits. */
+static void *fx_spawner(void *arg)
+{
+	pthread_t t[FX_WORKERS];
+	unsigned seed = 7;
+
+	(void)arg;
+	for (int i = 0; i < FX_WORKERS; i++)
+		t[i] = fx_start(&seed);
+	while (!ld_acq(&fx_stop))
+		for (int i = 0; i < FX_WORKERS; i++)
+			if (pthread_tryjoin_np(t[i], NULL) == 0)
+				t[i] = fx_start(&seed);
+			else
+				sleep_ms(0.3);
+	for (int i = 0; i < FX_WORKERS; i++)
+		pthread_join(t[i], NULL);
+	return NULL;
+}
+
+static void fx_child(void)
+{
+	char why[256];
+
+	child_alarm(30);
+	fork_child();
+	pp_rcu_barrier();
+	if (!conservation_ok(why, sizeof(why)))
+		child_fail(2, "conservation after the barrier: %s", why);
+}
+
+START_TEST(test_fork_while_threads_exit)
+{
+	static struct child c;
+	pthread_rwlockattr_t attr;
+	pthread_t sp;
+	int forks = SANITIZED ? 10 : 60;
+
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fx_lock, &attr);
+	rcu_setup("rcu_inflight=4K");
+	sp = spawn(fx_spawner, NULL);
+	for (int f = 0; f < forks; f++) {
+		sleep_ms(5);
+		pthread_rwlock_wrlock(&fx_lock);
+		fork_prepare();
+		run_child(fx_child, &c, "@@SURVIVED\n");
+		fork_parent();
+		pthread_rwlock_unlock(&fx_lock);
+		fork_check_child(&c, "fork while threads queue and exit");
+	}
+	st_rel(&fx_stop, 1);
+	join(sp);
+	pp_rcu_barrier();
+	check_conservation();
+}
+END_TEST
+
+/*
  * In the child, one pp_rcu_free() and then quiet: the pointer must be freed
  * within rcu_delay_ms (200 here) like anywhere else - whether or not this
  * thread had a partly filled block at the fork.
@@ -2030,6 +2135,7 @@ static Suite *rcu_suite(void)
 
 	tc = new_tcase("fork");
 	tcase_add_test(tc, test_fork_child_frees);
+	tcase_add_test(tc, test_fork_while_threads_exit);
 	tcase_add_test(tc, test_fork_child_quiet_bound);
 	tcase_add_test(tc, test_fork_child_quiet_bound_inherited_block);
 	suite_add_tcase(s, tc);

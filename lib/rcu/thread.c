@@ -204,15 +204,32 @@ void ppr_thread_exit(void *arg)
 		__atomic_fetch_sub(&ppr.partials, 1, __ATOMIC_RELAXED);
 		ppr_monitor_kick();
 	}
-	free_list(t->spare);
+	/*
+	 * Every list is unlinked before what it held is freed: another thread
+	 * may fork meanwhile (liburcu allows it once this thread unregistered),
+	 * and the child gives back whatever the state still links
+	 * (ppr_threads_atfork_child()) - it must not find a block freed here.
+	 */
+	b = t->spare;
 	t->spare = NULL;
 	t->nspare = 0;
+	free_list(b);
 	/* See ppr_block_put() and ppr_block_expire(): after this, no more come. */
 	__atomic_store_n(&t->alive, false, __ATOMIC_SEQ_CST);
 	drain_returned(t);
-	ppr_reclaim_list(ppr_take_expired(t));
-	ppr_reclaim_list(ld_relaxed(&t->drain));
-	st_relaxed(&t->drain, NULL);
+	b = ppr_take_expired(t);		/* onto the drain list, freed a block at a time */
+	if (b) {
+		struct ppr_block *last = b;
+
+		while (last->next)
+			last = last->next;
+		last->next = ld_relaxed(&t->drain);
+		st_relaxed(&t->drain, b);
+	}
+	while ((b = ld_relaxed(&t->drain))) {
+		st_relaxed(&t->drain, b->next);
+		ppr_reclaim_block(b);
+	}
 	ppr_unown(t);
 	st_release(&t->reusable, true);		/* last: a new thread may take it */
 }
@@ -233,7 +250,7 @@ void ppr_threads_atfork_child(void)
 			continue;
 		b = t->cur;
 		t->cur = PPR_EMPTY;
-		/* Sealed: already in call_rcu(), which liburcu's fork hooks carry. */
+		/* Sealed: in call_rcu() (liburcu's fork hooks carry it) or on handoff. */
 		if (b != PPR_EMPTY && !b->sealed) {
 			b->next = ppr.handoff;
 			ppr.handoff = b;
@@ -260,6 +277,7 @@ void ppr_threads_atfork_child(void)
 	/* Counted afresh: other threads may have been between count and slot. */
 	ppr.partials = ppr_self && ppr_self->cur != PPR_EMPTY;
 	ppr.handed = 0;		/* the next push past rcu_inflight kicks the helper */
+	ppr.reclaiming = 0;	/* a callback freeing an exited thread's blocks is gone */
 	ppr.expired = 0;
 	if (ppr_self) {		/* a put in flight at the fork may have counted */
 		ppr_self->nreturned = 0;
