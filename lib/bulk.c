@@ -35,9 +35,6 @@ static size_t pop_many(struct pp_tcache *tc, size_t nr, void **pages, bool zero)
 {
 	uint32_t n = load_relaxed(&tc->count[0]), n0 = n;
 	void **stack = tc->stack[0];
-	char *base = pp_g.base;
-	struct pp_desc *desc = pp_g.desc;
-	unsigned shift = pp_g.page_shift;
 	size_t i;
 
 	for (i = 0; i < nr; i++) {
@@ -48,10 +45,10 @@ static size_t pop_many(struct pp_tcache *tc, size_t nr, void **pages, bool zero)
 		if (!n)
 			break;
 		p = stack[--n];
-		pp_set_state(&desc[(size_t)((char *)p - base) >> shift], PP_PG_USED);
+		pp_set_state(pp_desc_of(p), PP_PG_USED);
 		pages[i] = p;
 		if (zero)
-			memset(p, 0, (size_t)1 << shift);
+			memset(p, 0, pp_g.page_size);
 	}
 	store_relaxed(&tc->count[0], n);
 	bump(&tc->hits, n0 - n);
@@ -69,9 +66,6 @@ static size_t pop_all(struct pp_tcache *tc, uint32_t n0, size_t nr, void **pages
 		      bool zero)
 {
 	void **stack = tc->stack[0], **top = stack + n0, **const end = top;
-	uintptr_t base = (uintptr_t)pp_g.base;
-	struct pp_desc *desc = pp_g.desc;
-	unsigned shift = pp_g.page_shift;
 	uint32_t taken;
 
 	for (void **slot = pages; slot < pages + nr; slot++) {
@@ -80,12 +74,12 @@ static size_t pop_all(struct pp_tcache *tc, uint32_t n0, size_t nr, void **pages
 		if (unlikely(*slot))
 			continue;
 		p = *--top;
-		pp_set_state(&desc[((uintptr_t)p - base) >> shift], PP_PG_USED);
+		pp_set_state(pp_desc_of(p), PP_PG_USED);
 		*slot = p;
 	}
 	if (unlikely(zero))	/* stack[n..n0) is what was handed out */
 		for (void **q = top; q < end; q++)
-			memset(*q, 0, (size_t)1 << shift);
+			memset(*q, 0, pp_g.page_size);
 	taken = (uint32_t)(end - top);
 	store_relaxed(&tc->count[0], n0 - taken);
 	bump(&tc->hits, taken);
@@ -317,9 +311,6 @@ push_all_loop(struct pp_tcache *tc, uint32_t n0, size_t nr, void *const *pages,
 	      bool nulls)
 {
 	void **top = tc->stack[0] + n0;
-	struct pp_desc *desc = pp_g.desc;
-	uintptr_t base = (uintptr_t)pp_g.base;
-	unsigned shift = pp_g.page_shift;
 	size_t k = 0;
 
 	for (size_t i = 0; i < nr; i++) {
@@ -328,7 +319,7 @@ push_all_loop(struct pp_tcache *tc, uint32_t n0, size_t nr, void *const *pages,
 
 		if (nulls && !p)
 			continue;
-		d = &desc[((uintptr_t)p - base) >> shift];
+		d = pp_desc_of(p);
 		if (unlikely(pp_state(d) != PP_PG_USED))	/* repeated in the array */
 			pp_bad_free_slow("pp_free_pages_bulk", p, 0);
 		pp_set_state(d, PP_PG_CACHED);
@@ -357,9 +348,6 @@ static size_t push_many(struct pp_tcache *tc, size_t nr, void *const *pages)
 {
 	uint32_t n = load_relaxed(&tc->count[0]), n0 = n, high = tc->high[0];
 	void **stack = tc->stack[0];
-	struct pp_desc *desc = pp_g.desc;
-	char *base = pp_g.base;
-	unsigned shift = pp_g.page_shift;
 	size_t i;
 
 	for (i = 0; i < nr; i++) {
@@ -370,7 +358,7 @@ static size_t push_many(struct pp_tcache *tc, size_t nr, void *const *pages)
 			continue;
 		if (n >= high)
 			break;
-		d = &desc[(size_t)((char *)p - base) >> shift];
+		d = pp_desc_of(p);
 		if (unlikely(pp_state(d) != PP_PG_USED))	/* repeated in the array */
 			pp_bad_free_slow("pp_free_pages_bulk", p, 0);
 		pp_set_state(d, PP_PG_CACHED);

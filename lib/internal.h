@@ -253,7 +253,8 @@ static inline void *pp_addr(size_t idx)
 }
 
 /*
- * The descriptor of a block known to be in the arena (a cached one): one
+ * The descriptor of a block known to be in the arena (a cached one, or one
+ * already validated): one
  * shift and one multiply-add, base's page number being folded into
  * desc_bias.  Unsigned arithmetic, so the bias may wrap.
  */
