@@ -22,6 +22,19 @@
  * (A double free that races with the first free of the same page, from
  * another thread or from a signal handler interrupting it, may escape: the
  * checks are plain loads, to keep atomic read-modify-writes off the fast path.)
+ *
+ * fork(): the pool's pthread_atfork handlers hold its lock, and every
+ * reserve's, across fork(); the child can allocate and free, use and resize
+ * the reserves it inherited, and takes back what the parent's other threads
+ * held in their caches.  One rule remains: glibc's fork() takes its stdio
+ * locks only after every prepare handler has run, so a call that may wait
+ * for the pool's lock - flags 0, pp_thread_drain(), pp_trim(), pp_stats(),
+ * pp_reserve_create() and pp_reserve_resize() - must not be made while
+ * holding a stdio lock (flockfile(), or inside a stdio callback such as a
+ * fopencookie() function) if another thread may fork() meanwhile: that
+ * deadlocks.  PP_TRY, PP_NOWAIT and the frees never wait, and are safe
+ * there.  The LD_PRELOAD shim's malloc family keeps no such rule: its
+ * waits give way to a fork(), and the C library serves the call instead.
  */
 #ifndef PAGEPOOL_H
 #define PAGEPOOL_H

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -36,9 +37,52 @@ void pp_unlock(void)
 }
 
 /*
+ * lock_or_yield_slow() - wait for the lock, unless a fork() is taking it:
+ * for a call of the LD_PRELOAD shim's malloc family (pp_tls.yield), whose
+ * caller may hold a C library lock that fork() takes after its prepare
+ * handlers have run - a stdio stream lock under getline(), say.  fork.c's
+ * prepare handler holds the pool lock while glibc then waits for that stdio
+ * lock; a waiter that kept waiting for the pool lock would deadlock all
+ * three.  So the waiter sleeps in slices of YIELD_POLL_MS and gives up as
+ * soon as pp_g.forking is set; the shim then serves the call from the C
+ * library (a free goes through the pending list, a realloc moves).
+ *
+ * Why slices: glibc's mutex cannot be woken to recheck a flag, and one of
+ * our own (a futex word holding the fork bit) would have to redo the
+ * adaptive spinning and priority inheritance that pi=1 relies on.  A slice
+ * costs one clock read per YIELD_POLL_MS of waiting and nothing while the
+ * lock is free: the lock is held for microseconds, so a slice that times
+ * out means a preempted holder or a fork.  pthread_mutex_timedlock() works
+ * for the adaptive and the priority-inheriting lock alike (and is seen by
+ * ThreadSanitizer); its clock is CLOCK_REALTIME, so a clock step only
+ * lengthens or shortens one slice.
+ */
+#define YIELD_POLL_MS 1
+
+static bool lock_or_yield_slow(void)
+{
+	for (;;) {
+		struct timespec until;
+		int err;
+
+		if (__atomic_load_n(&pp_g.forking, __ATOMIC_SEQ_CST))
+			return false;
+		pp_os_deadline(&until, YIELD_POLL_MS);
+		err = pthread_mutex_timedlock(&pp_g.lock, &until);
+		if (err == 0)
+			return true;
+		if (err != ETIMEDOUT) {		/* cannot happen with our mutex types */
+			pp_lock();
+			return true;
+		}
+	}
+}
+
+/*
  * pp_lock_for() - take the global lock as @flags allow: PP_TRY never,
- * PP_NOWAIT by trylock, 0 by blocking.  On success the pending list has been
- * absorbed.  A refused trylock is counted.
+ * PP_NOWAIT by trylock, 0 by blocking - or, in a call of the shim's malloc
+ * family, until a fork() wants it (errno EAGAIN).  On success the pending
+ * list has been absorbed.  A refused trylock is counted.
  */
 bool pp_lock_for(unsigned flags)
 {
@@ -50,11 +94,24 @@ bool pp_lock_for(unsigned flags)
 			pp_event(trylock_fails, 1);
 			return false;
 		}
+	} else if (unlikely(pp_tls.yield)) {
+		if (!pp_trylock() && !lock_or_yield_slow()) {
+			errno = EAGAIN;
+			return false;
+		}
 	} else {
 		pp_lock();
 	}
 	pp_pending_absorb_locked();
 	return true;
+}
+
+/* Take the lock, however long it takes, and absorb the pending list. */
+void pp_lock_absorb(void)
+{
+	pp_seen();
+	pp_lock();
+	pp_pending_absorb_locked();
 }
 
 static void list_add(unsigned order, size_t idx)

@@ -282,7 +282,8 @@ void pp_exact_shrink(const char *fn, void *p, size_t npages)
  *
  * Context: takes the global lock (may block); no system call.
  * Return: true when the run now has @npages pages (contents kept); false,
- * with nothing changed, when those pages are not all free there.
+ * with nothing changed, when those pages are not all free there, or when
+ * a shim call (pp_tls.yield) gave the lock way to a fork().
  */
 bool pp_exact_grow(const char *fn, void *p, size_t npages)
 {
@@ -293,7 +294,10 @@ bool pp_exact_grow(const char *fn, void *p, size_t npages)
 		return npages == n;
 	if (npages > PP_EXACT_MAX || !(entered = pp_enter()))
 		return false;	/* re-entrant: the lock may be ours already */
-	pp_lock_for(0);
+	if (!pp_lock_for(0)) {	/* a shim call giving way to fork(): it moves */
+		pp_leave();
+		return false;
+	}
 	if (pp_buddy_take_range_locked(idx + n, npages - n)) {
 		/* Merges as well as cuts: under the lock, which fork waits for. */
 		for (size_t i = idx + 1; i < idx + npages; i++)

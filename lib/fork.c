@@ -4,11 +4,30 @@
  * child.
  *
  * Owns: the pthread_atfork handlers.  The global lock is held across
- * fork(), so the buddy lists are consistent in the child; but only the
- * forking thread exists there, and the parent's other threads may have been
- * anywhere in their lock-free paths (a cache pop or push, a pending push)
- * at the instant of the fork.  The child therefore repairs the pool from
- * the descriptors, which say exactly where every block is:
+ * fork(), so the buddy lists are consistent in the child.  Taking it is
+ * the one wait of the prepare handler, and no holder of the lock waits for
+ * anything while it holds it (no C library lock, no page): what the
+ * prepare handler waits for always ends.  What could not end is a waiter:
+ * glibc's fork() takes its stdio locks only after every prepare handler,
+ * so a thread that waits for the pool lock while it holds a stream lock
+ * (a realloc() inside getline() under the LD_PRELOAD shim) would wait for
+ * ever behind a fork() that waits for that stream lock.  pp_g.forking, set
+ * before the lock is taken, makes the shim's waiters give way (buddy.c's
+ * lock_or_yield_slow()); a direct caller of the library waits, and the
+ * rule it must follow is in pagepool.h's fork() paragraph.
+ *
+ * Design: the alternative - no pool lock across fork(), the child
+ * rebuilding the lists from the descriptors - would have to trust no
+ * descriptor another thread was rewriting at the instant of the fork (a
+ * split, a merge, a growth in progress), and would walk every committed
+ * page in every child of a threaded parent; the lock that gives way costs
+ * nothing until a fork() meets a waiter.
+ *
+ * In the child only the forking thread exists, and the parent's other
+ * threads may have been anywhere in their lock-free paths (a cache pop or
+ * push, a pending push) at the instant of the fork.  The child therefore
+ * repairs the pool from the descriptors, which say exactly where every
+ * block is:
  *   - CACHED blocks not in the surviving thread's cache (the lost threads'
  *     caches, or blocks in transit), PENDING blocks not on the pending list
  *     and META blocks other than the survivor's cache storage belong to
@@ -90,12 +109,14 @@ static void repair_locked(void)
 static void atfork_prepare(void)
 {
 	pp_enter();
+	__atomic_fetch_add(&pp_g.forking, 1, __ATOMIC_SEQ_CST);	/* before the wait */
 	pp_lock();
 }
 
 static void atfork_parent(void)
 {
 	pp_unlock();
+	__atomic_fetch_sub(&pp_g.forking, 1, __ATOMIC_SEQ_CST);
 	pp_leave();
 }
 
@@ -111,6 +132,7 @@ static void atfork_child(void)
 	 * one, may be unlocked by the thread that holds it here.
 	 */
 	pp_options_atfork_child();
+	store_relaxed(&pp_g.forking, 0);	/* the other forkers are not here */
 	if (others)
 		repair_locked();
 	if (pp_g.lock_pi)

@@ -154,6 +154,7 @@ struct pp_tls {
 	unsigned busy;
 	uint8_t dead;		/* thread is exiting: never make a new cache */
 	uint8_t seen;		/* counted in pp_g.threads_seen */
+	uint8_t yield;		/* a shim call: a lock wait gives way to fork() (buddy.c) */
 };
 
 extern __thread struct pp_tls pp_tls PP_HIDDEN
@@ -199,6 +200,7 @@ struct pp_global {
 	size_t page_size;
 	bool ready;			/* init finished */
 	bool lock_pi;			/* the global lock is priority-inheriting (pi=1 took) */
+	unsigned forking;		/* fork()s waiting for the lock in prepare (atomic) */
 
 	pthread_mutex_t lock;		/* guards everything below */
 	uint32_t head[PP_MAX_ORDER + 1];	/* buddy free lists */
@@ -439,6 +441,7 @@ PP_HIDDEN void pp_lock(void);
 PP_HIDDEN bool pp_trylock(void);
 PP_HIDDEN void pp_unlock(void);
 PP_HIDDEN bool pp_lock_for(unsigned flags);	/* by mode; false: not taken */
+PP_HIDDEN void pp_lock_absorb(void);		/* always waits; absorbs pending */
 PP_HIDDEN void *pp_buddy_alloc_locked(unsigned order, unsigned flags);
 PP_HIDDEN size_t pp_buddy_alloc_many_locked(unsigned order, unsigned flags, size_t want,
 					  void **out, unsigned state);
@@ -497,6 +500,8 @@ PP_HIDDEN int pp_os_lock(void *addr, size_t size);
 PP_HIDDEN void pp_os_populate(void *addr, size_t size);
 PP_HIDDEN void pp_os_release(void *addr, size_t size, bool lazy);
 PP_HIDDEN size_t pp_os_now_ms(void);
+struct timespec;
+PP_HIDDEN void pp_os_deadline(struct timespec *ts, unsigned ms);
 PP_HIDDEN void pp_os_write_err(const char *buf, size_t len);
 PP_HIDDEN PP_NORETURN void pp_os_abort(void);
 

@@ -120,6 +120,17 @@ size_t pp_os_now_ms(void)
 	return (size_t)ts.tv_sec * 1000 + (size_t)ts.tv_nsec / 1000000;
 }
 
+/* CLOCK_REALTIME @ms from now, for pthread_mutex_timedlock() (buddy.c). */
+void pp_os_deadline(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_nsec += (long)ms * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec += ts->tv_nsec / 1000000000L;
+		ts->tv_nsec %= 1000000000L;
+	}
+}
+
 /* Async-signal-safe; a short write is retried, an error dropped. */
 void pp_os_write_err(const char *buf, size_t len)
 {

@@ -28,6 +28,17 @@
  * Waiters (flags 0, reserve empty, pool exhausted) sleep on a semaphore that
  * a free posts only when someone waits (sem_post is async-signal-safe), and
  * poll the pool every RES_POLL_MS for pages freed there.
+ *
+ * fork(): every reserve is on a list, and the prepare handler takes the
+ * list's lock and each reserve's resize_lock, so no create, resize or
+ * destroy is half done in the child.  Their holders wait for nothing but
+ * the pool's lock (taken after these, by fork.c's handler, which runs
+ * later) and frees, which never wait.  A take or a free in another thread
+ * may still be between its two stack operations at the fork: the child
+ * rebuilds both stacks from the slots in service, by their page field - a
+ * slot holds a page's index exactly while it is full (res_take() clears it
+ * before it pushes the slot empty) - and recounts pp_g.reserved.  A page a
+ * lost thread had in hand is in use in the child, like any page it held.
  */
 #include "config.h"
 
@@ -61,6 +72,7 @@ struct pp_reserve {
 
 	unsigned waiters __attribute__((aligned(64)));	/* in res_wait() */
 	sem_t wake;
+	struct cds_list_head link;	/* on res_all, under res_all_lock */
 	pthread_mutex_t resize_lock;	/* guards the rest */
 	size_t min_pages;		/* slots in service (on the stacks) */
 	uint32_t nslots;		/* slots made */
@@ -69,6 +81,11 @@ struct pp_reserve {
 
 /* The struct and chunk 0 share a page: both halves of the smallest page. */
 _Static_assert(sizeof(struct pp_reserve) <= 2048, "struct pp_reserve too large");
+
+/* Every live reserve, for the fork handlers. */
+static CDS_LIST_HEAD(res_all);
+static pthread_mutex_t res_all_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t res_fork_once = PTHREAD_ONCE_INIT;
 
 /* ---- slots and the two stacks -------------------------------------- */
 
@@ -125,6 +142,7 @@ static inline void *res_take(struct pp_reserve *r, unsigned zero)
 	if (s == PP_NIL)
 		return NULL;
 	idx = load_relaxed(&slot_at(r, s)->page);
+	store_relaxed(&slot_at(r, s)->page, PP_NIL);	/* empty: see fork, above */
 	stack_push(r, &r->empty, s);
 	store_relaxed(&pp_g.desc[idx].prev, PP_NIL);
 	pp_reserved_move(-1);
@@ -244,6 +262,7 @@ static void chain_unwind(struct pp_reserve *r, uint32_t chain, uint64_t *head)
 		if (idx != PP_NIL) {
 			store_relaxed(&pp_g.desc[idx].prev, PP_NIL);
 			pp_free_page(pp_addr(idx));
+			store_relaxed(&slot_at(r, s)->page, PP_NIL);	/* empty */
 		}
 		if (head)
 			stack_push(r, head, s);
@@ -315,6 +334,95 @@ static void res_shrink(struct pp_reserve *r, size_t n)
 	}
 }
 
+/* ---- fork ---------------------------------------------------------- */
+
+/*
+ * Each reserve on res_all.  By the links, not cds_list_for_each_entry():
+ * its end test makes a struct pp_reserve pointer of the list head itself,
+ * which the struct's 64-byte alignment makes undefined (UBSan says so).
+ */
+#define for_each_reserve(pos, r) \
+	for ((pos) = res_all.next; \
+	     (pos) != &res_all && ((r) = cds_list_entry((pos), struct pp_reserve, link)); \
+	     (pos) = (pos)->next)
+
+static void res_atfork_prepare(void)
+{
+	struct cds_list_head *pos;
+	struct pp_reserve *r;
+
+	pthread_mutex_lock(&res_all_lock);
+	for_each_reserve(pos, r)
+		pthread_mutex_lock(&r->resize_lock);
+}
+
+static void res_atfork_parent(void)
+{
+	struct cds_list_head *pos;
+	struct pp_reserve *r;
+
+	for_each_reserve(pos, r)
+		pthread_mutex_unlock(&r->resize_lock);
+	pthread_mutex_unlock(&res_all_lock);
+}
+
+/* Mark the spare slots (their page field: only the child reads it now). */
+#define SLOT_SPARE	(PP_NIL - 1)
+
+/* The child: @r's stacks from its slots in service; the pages it holds. */
+static size_t res_rebuild(struct pp_reserve *r)
+{
+	size_t held = 0;
+
+	for (uint32_t s = r->spare; s != PP_NIL; s = slot_at(r, s)->next)
+		slot_at(r, s)->page = SLOT_SPARE;
+	r->full = r->empty = PP_NIL;
+	for (uint32_t s = 0; s < r->nslots; s++) {
+		struct slot *sl = slot_at(r, s);
+
+		if (sl->page == SLOT_SPARE)
+			continue;
+		if (sl->page == PP_NIL) {
+			stack_push(r, &r->empty, s);
+		} else {
+			stack_push(r, &r->full, s);
+			held++;
+		}
+	}
+	/* The spare list again, in the same order (its links were kept). */
+	for (uint32_t s = r->spare; s != PP_NIL; s = slot_at(r, s)->next)
+		slot_at(r, s)->page = PP_NIL;
+	r->waiters = 0;			/* the waiting threads are not here */
+	sem_destroy(&r->wake);
+	sem_init(&r->wake, 0, 0);
+	return held;
+}
+
+static void res_atfork_child(void)
+{
+	struct cds_list_head *pos;
+	struct pp_reserve *r;
+	size_t held = 0;
+
+	for_each_reserve(pos, r) {
+		held += res_rebuild(r);
+		pthread_mutex_unlock(&r->resize_lock);	/* this thread's: see fork.c */
+	}
+	pthread_mutex_unlock(&res_all_lock);
+	/* Registered after fork.c's handlers, so run after its repair. */
+	pp_reserved_move((long)(held - load_relaxed(&pp_g.reserved)));
+}
+
+/*
+ * Registered at the first create, after the pool's handlers (pp_init()):
+ * this prepare handler runs before the pool's, so a resize it waits for
+ * can still take the pool's lock.
+ */
+static void res_fork_init(void)
+{
+	pthread_atfork(res_atfork_prepare, res_atfork_parent, res_atfork_child);
+}
+
 static void res_free_struct(struct pp_reserve *r)
 {
 	for (unsigned c = 1; c < RES_CHUNKS; c++)
@@ -350,6 +458,10 @@ PP_API struct pp_reserve *pp_reserve_create(size_t min_pages)
 		errno = ENOMEM;
 		return NULL;
 	}
+	pthread_once(&res_fork_once, res_fork_init);
+	pthread_mutex_lock(&res_all_lock);
+	cds_list_add(&r->link, &res_all);
+	pthread_mutex_unlock(&res_all_lock);
 	return r;
 }
 
@@ -381,9 +493,13 @@ PP_API void pp_reserve_destroy(struct pp_reserve *r)
 	if (!r)
 		return;
 	res_check("pp_reserve_destroy", r);
+	/* Frees only, which never wait: a fork() sees the reserve whole or gone. */
+	pthread_mutex_lock(&res_all_lock);
+	cds_list_del(&r->link);
 	while ((s = stack_pop(r, &r->full)) != PP_NIL)
 		res_release(load_relaxed(&slot_at(r, s)->page));
 	res_free_struct(r);
+	pthread_mutex_unlock(&res_all_lock);
 }
 
 /* ---- alloc and free --------------------------------------------------- */

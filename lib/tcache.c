@@ -243,7 +243,7 @@ static void release_own(void)
 
 	if (!tc)
 		return;
-	pp_lock_for(0);
+	pp_lock_absorb();
 	pp_tcache_release_locked(tc);
 	pp_tls.tc = NULL;
 	pp_unlock();

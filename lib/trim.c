@@ -53,21 +53,30 @@ static size_t take_batch_locked(size_t want, uint32_t *chain)
 	return got;
 }
 
-/* Put the blocks of @chain back on the lists, a batch per lock hold. */
+/*
+ * Put the blocks of @chain back on the lists, a batch per lock hold; in a
+ * shim call that gives the lock way to a fork() (buddy.c), through the
+ * pending list instead.
+ */
 static void put_back(uint32_t chain)
 {
 	while (chain != PP_NIL) {
-		pp_lock();
+		bool locked = pp_lock_for(0);
+
 		for (unsigned n = 0; n < TRIM_BATCH && chain != PP_NIL; n++) {
 			struct pp_desc *d = &pp_g.desc[chain];
 			uint32_t next = d->next;
 			unsigned order = load_relaxed(&d->order);
 
 			pp_event(trimming, -((size_t)1 << order));
-			pp_buddy_free_locked(chain, order);
+			if (locked)
+				pp_buddy_free_locked(chain, order);
+			else
+				pp_pending_push(pp_addr(chain), d);
 			chain = next;
 		}
-		pp_unlock();
+		if (locked)
+			pp_unlock();
 	}
 }
 
@@ -78,7 +87,8 @@ static size_t trim_slow(size_t keep)
 	size_t released = 0, got;
 
 	do {
-		pp_lock();
+		if (!pp_lock_for(0))
+			break;		/* a shim call gives way to fork(): trim later */
 		/* free_pages no longer counts what this trim holds off the lists. */
 		got = pp_g.free_pages > keep ? take_batch_locked(pp_g.free_pages - keep, &chain) : 0;
 		pp_unlock();

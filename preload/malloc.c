@@ -122,7 +122,12 @@ static void *realloc_pool(void *p, size_t size)
 			pp_exact_shrink("realloc", p, npages);
 			return p;
 		}
-		if (pp_exact_grow("realloc", p, npages)) {
+		bool grown;
+
+		ppl_yield_begin();
+		grown = pp_exact_grow("realloc", p, npages);
+		ppl_yield_end();
+		if (grown) {
 			ppl_count(PPL_POOL, size);
 			return p;
 		}

@@ -62,4 +62,21 @@ static inline bool ppl_big(size_t size)
 	return size >= load_relaxed(&ppl_pool_min);
 }
 
+/*
+ * Around a pool call of the malloc family: a wait for the pool's lock gives
+ * way to a fork() in another thread (lib/buddy.c, lib/fork.c), and the call
+ * fails instead, to be served by the C library.  The caller of malloc() may
+ * hold a stdio lock that fork() takes after its prepare handlers, which
+ * hold the pool's lock: waiting on would deadlock the three of them.
+ */
+static inline void ppl_yield_begin(void)
+{
+	pp_tls.yield = 1;
+}
+
+static inline void ppl_yield_end(void)
+{
+	pp_tls.yield = 0;
+}
+
 #endif /* PP_PRELOAD_H */

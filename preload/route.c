@@ -81,7 +81,8 @@ bool ppl_routes_to_pool(size_t size, size_t align)
  * @align: a power of two, or 0.
  * @zero: zero-fill the run.
  *
- * Context: may block and grow the arena, as malloc() may.
+ * Context: may block and grow the arena, as malloc() may; gives the pool's
+ * lock way to a fork() in another thread (preload.h, ppl_yield_begin()).
  * Return: the run, or NULL with errno unchanged: the caller falls back to
  * the C library, and a malloc() that succeeds leaves errno alone.
  */
@@ -93,7 +94,9 @@ void *ppl_pool_alloc(size_t size, size_t align, bool zero)
 
 	if (align > pp_g.page_size)
 		align_order = (unsigned)__builtin_ctzl(align >> pp_g.page_shift);
+	ppl_yield_begin();
 	p = pp_exact_alloc(pages_for(size), align_order, zero ? PP_ZERO : 0);
+	ppl_yield_end();
 	if (p) {
 		ppl_count(PPL_POOL, size);
 	} else {

@@ -3,8 +3,9 @@
 #
 # preload-programs.sh - real programs behave the same under the LD_PRELOAD
 # shim as in a plain run: python3, the sqlite3 shell, git (many processes),
-# perl, and the threaded C programs tests/preload-threads and
-# tests/preload-fork.  Each runs twice in its own directory, plainly and
+# perl, and the threaded C programs tests/preload-threads, tests/preload-fork
+# and tests/preload-stdio-fork (fork() while threads hold stdio locks and
+# allocate: getline() and flockfile() modes, the latter also with pi=1).  Each runs twice in its own directory, plainly and
 # with LD_PRELOAD=$PP_PRELOAD_SO PAGEPOOL_CONF=stats=1; stdout, stderr
 # (less the shim's "pagepool: " lines) and the exit status must match, and
 # the shim's "pagepool: preload: pool N requests" lines, summed over every
@@ -23,7 +24,9 @@
 
 # shellcheck disable=SC2317 # the prog_* functions are called by name
 
-all_programs="python3 sqlite3 git perl preload-threads preload-fork"
+all_programs="python3 sqlite3 git perl preload-threads preload-fork
+preload-stdio-fork-getline preload-stdio-fork-flockfile preload-stdio-fork-pi"
+all_programs=$(echo $all_programs)	# one line
 programs=${PP_PROGRAMS:-$all_programs}
 
 if [ -z "${PP_PRELOAD_SO:-}" ]; then
@@ -131,6 +134,24 @@ prog_preload_fork() {
 	run "$builddir/tests/preload-fork" </dev/null
 }
 
+prog_preload_stdio_fork_getline() {
+	run "$builddir/tests/preload-stdio-fork" getline </dev/null
+}
+
+prog_preload_stdio_fork_flockfile() {
+	run "$builddir/tests/preload-stdio-fork" flockfile </dev/null
+}
+
+# The same with the priority-inheriting lock (pi=1), whose waits give way too.
+prog_preload_stdio_fork_pi() {
+	conf=$shim_conf
+	shim_conf="$shim_conf,pi=1"
+	run "$builddir/tests/preload-stdio-fork" flockfile </dev/null
+	rc=$?
+	shim_conf=$conf
+	return $rc
+}
+
 # git: two commits over a 3000-file tree, a rename, gc, fsck, log, archive.
 # Each step's output goes to a file first so that its exit status counts.
 prog_git() {
@@ -217,6 +238,9 @@ installed() {
 	preload-threads | preload-fork)
 		[ -x "$builddir/tests/$1" ]
 		;;
+	preload-stdio-fork-*)
+		[ -x "$builddir/tests/preload-stdio-fork" ]
+		;;
 	*)
 		command -v "$1" >/dev/null 2>&1
 		;;
@@ -246,6 +270,7 @@ check_program() {
 	if ! installed "$name"; then
 		missing="not installed"
 		case $name in
+		preload-stdio-fork-*) missing="not built ($builddir/tests/preload-stdio-fork)" ;;
 		preload-*) missing="not built ($builddir/tests/$name)" ;;
 		esac
 		if [ "${CI:-}" = true ]; then
