@@ -29,7 +29,8 @@
  * held in their caches.  One rule remains: glibc's fork() takes its stdio
  * locks only after every prepare handler has run, so a call that may wait
  * for the pool's lock - flags 0, pp_thread_drain(), pp_trim(), pp_stats(),
- * pp_reserve_create() and pp_reserve_resize() - must not be made while
+ * pp_reserve_create(), pp_reserve_resize() and pp_reserve_destroy() - must
+ * not be made while
  * holding a stdio lock (flockfile(), or inside a stdio callback such as a
  * fopencookie() function) if another thread may fork() meanwhile: that
  * deadlocks.  PP_TRY, PP_NOWAIT and the frees never wait, and are safe

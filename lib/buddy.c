@@ -54,8 +54,10 @@ void pp_unlock(void)
  * lock is free: the lock is held for microseconds, so a slice that times
  * out means a preempted holder or a fork.  pthread_mutex_timedlock() works
  * for the adaptive and the priority-inheriting lock alike (and is seen by
- * ThreadSanitizer); its clock is CLOCK_REALTIME, so a clock step only
- * lengthens or shortens one slice.
+ * ThreadSanitizer); its clock is CLOCK_REALTIME, so a clock stepped back
+ * lengthens one slice by the step (pthread_mutex_clocklock() would take
+ * CLOCK_MONOTONIC, but older glibc refuses it for a PI mutex, and older
+ * ThreadSanitizers do not know it).
  */
 #define YIELD_POLL_MS 1
 
@@ -71,18 +73,16 @@ static bool lock_or_yield_slow(void)
 		err = pthread_mutex_timedlock(&pp_g.lock, &until);
 		if (err == 0)
 			return true;
-		if (err != ETIMEDOUT) {		/* cannot happen with our mutex types */
-			pp_lock();
-			return true;
-		}
+		if (err != ETIMEDOUT)	/* cannot happen with our mutex types */
+			pp_os_sleep_ms(YIELD_POLL_MS);	/* poll: never an unbounded wait */
 	}
 }
 
 /*
  * pp_lock_for() - take the global lock as @flags allow: PP_TRY never,
  * PP_NOWAIT by trylock, 0 by blocking - or, in a call of the shim's malloc
- * family, until a fork() wants it (errno EAGAIN).  On success the pending
- * list has been absorbed.  A refused trylock is counted.
+ * family, until a fork() wants it.  On success the pending list has been
+ * absorbed.  A refused trylock is counted.  errno is left alone.
  */
 bool pp_lock_for(unsigned flags)
 {
@@ -95,10 +95,8 @@ bool pp_lock_for(unsigned flags)
 			return false;
 		}
 	} else if (unlikely(pp_tls.yield)) {
-		if (!pp_trylock() && !lock_or_yield_slow()) {
-			errno = EAGAIN;
-			return false;
-		}
+		if (!pp_trylock() && !lock_or_yield_slow())
+			return false;	/* errno untouched: a realloc that moves succeeds */
 	} else {
 		pp_lock();
 	}

@@ -4,7 +4,8 @@
  * child.
  *
  * Owns: the pthread_atfork handlers.  The global lock is held across
- * fork(), so the buddy lists are consistent in the child.  Taking it is
+ * fork(), so the buddy lists are consistent in the child, and so are the
+ * reserves' locks (reserve.c's part, taken first and rebuilt first).  Taking it is
  * the one wait of the prepare handler, and no holder of the lock waits for
  * anything while it holds it (no C library lock, no page): what the
  * prepare handler waits for always ends.  What could not end is a waiter:
@@ -109,13 +110,15 @@ static void repair_locked(void)
 static void atfork_prepare(void)
 {
 	pp_enter();
-	__atomic_fetch_add(&pp_g.forking, 1, __ATOMIC_SEQ_CST);	/* before the wait */
+	__atomic_fetch_add(&pp_g.forking, 1, __ATOMIC_SEQ_CST);	/* before the waits */
+	pp_reserve_atfork_prepare();	/* first: a resize may need the pool lock */
 	pp_lock();
 }
 
 static void atfork_parent(void)
 {
 	pp_unlock();
+	pp_reserve_atfork_parent();
 	__atomic_fetch_sub(&pp_g.forking, 1, __ATOMIC_SEQ_CST);
 	pp_leave();
 }
@@ -133,7 +136,8 @@ static void atfork_child(void)
 	 */
 	pp_options_atfork_child();
 	store_relaxed(&pp_g.forking, 0);	/* the other forkers are not here */
-	if (others)
+	/* Reserves first: the repair counts in-use pages from pp_g.reserved. */
+	if (pp_reserve_atfork_child() || others)
 		repair_locked();
 	if (pp_g.lock_pi)
 		pp_lock_init();	/* a PI mutex records its owner's thread id: a new one */

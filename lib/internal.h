@@ -426,6 +426,11 @@ PP_HIDDEN void pp_free_block(const char *fn, void *p, unsigned order);
 /* fork.c */
 PP_HIDDEN void pp_fork_init(void);
 
+/* reserve.c: the reserves' part of fork.c's handlers */
+PP_HIDDEN void pp_reserve_atfork_prepare(void);
+PP_HIDDEN void pp_reserve_atfork_parent(void);
+PP_HIDDEN bool pp_reserve_atfork_child(void);	/* true: there are reserves */
+
 /* options.c */
 PP_HIDDEN void pp_options_freeze(void);	/* reads PAGEPOOL_CONF if not yet */
 PP_HIDDEN void pp_options_atfork_child(void);
@@ -502,6 +507,7 @@ PP_HIDDEN void pp_os_release(void *addr, size_t size, bool lazy);
 PP_HIDDEN size_t pp_os_now_ms(void);
 struct timespec;
 PP_HIDDEN void pp_os_deadline(struct timespec *ts, unsigned ms);
+PP_HIDDEN void pp_os_sleep_ms(unsigned ms);
 PP_HIDDEN void pp_os_write_err(const char *buf, size_t len);
 PP_HIDDEN PP_NORETURN void pp_os_abort(void);
 

@@ -131,6 +131,14 @@ void pp_os_deadline(struct timespec *ts, unsigned ms)
 	}
 }
 
+/* Sleep about @ms milliseconds (EINTR ends it early). */
+void pp_os_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
 /* Async-signal-safe; a short write is retried, an error dropped. */
 void pp_os_write_err(const char *buf, size_t len)
 {

@@ -37,8 +37,9 @@
  * may still be between its two stack operations at the fork: the child
  * rebuilds both stacks from the slots in service, by their page field - a
  * slot holds a page's index exactly while it is full (res_take() clears it
- * before it pushes the slot empty) - and recounts pp_g.reserved.  A page a
- * lost thread had in hand is in use in the child, like any page it held.
+ * before it pushes the slot empty) - and recounts pp_g.reserved, before
+ * the pool's repair walk recounts the pages in use from it.  A page a lost
+ * thread had in hand is in use in the child, like any page it held.
  */
 #include "config.h"
 
@@ -85,7 +86,6 @@ _Static_assert(sizeof(struct pp_reserve) <= 2048, "struct pp_reserve too large")
 /* Every live reserve, for the fork handlers. */
 static CDS_LIST_HEAD(res_all);
 static pthread_mutex_t res_all_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t res_fork_once = PTHREAD_ONCE_INIT;
 
 /* ---- slots and the two stacks -------------------------------------- */
 
@@ -346,7 +346,12 @@ static void res_shrink(struct pp_reserve *r, size_t n)
 	     (pos) != &res_all && ((r) = cds_list_entry((pos), struct pp_reserve, link)); \
 	     (pos) = (pos)->next)
 
-static void res_atfork_prepare(void)
+/*
+ * fork.c's handlers call these: prepare before the pool's lock is taken (a
+ * resize waited for may still need it), child before the pool's repair
+ * (which counts in-use pages from pp_g.reserved).
+ */
+void pp_reserve_atfork_prepare(void)
 {
 	struct cds_list_head *pos;
 	struct pp_reserve *r;
@@ -356,7 +361,7 @@ static void res_atfork_prepare(void)
 		pthread_mutex_lock(&r->resize_lock);
 }
 
-static void res_atfork_parent(void)
+void pp_reserve_atfork_parent(void)
 {
 	struct cds_list_head *pos;
 	struct pp_reserve *r;
@@ -398,7 +403,8 @@ static size_t res_rebuild(struct pp_reserve *r)
 	return held;
 }
 
-static void res_atfork_child(void)
+/* The child: true if there are reserves (the pool's repair must run). */
+bool pp_reserve_atfork_child(void)
 {
 	struct cds_list_head *pos;
 	struct pp_reserve *r;
@@ -409,18 +415,8 @@ static void res_atfork_child(void)
 		pthread_mutex_unlock(&r->resize_lock);	/* this thread's: see fork.c */
 	}
 	pthread_mutex_unlock(&res_all_lock);
-	/* Registered after fork.c's handlers, so run after its repair. */
-	pp_reserved_move((long)(held - load_relaxed(&pp_g.reserved)));
-}
-
-/*
- * Registered at the first create, after the pool's handlers (pp_init()):
- * this prepare handler runs before the pool's, so a resize it waits for
- * can still take the pool's lock.
- */
-static void res_fork_init(void)
-{
-	pthread_atfork(res_atfork_prepare, res_atfork_parent, res_atfork_child);
+	store_relaxed(&pp_g.reserved, held);
+	return !cds_list_empty(&res_all);
 }
 
 static void res_free_struct(struct pp_reserve *r)
@@ -458,7 +454,6 @@ PP_API struct pp_reserve *pp_reserve_create(size_t min_pages)
 		errno = ENOMEM;
 		return NULL;
 	}
-	pthread_once(&res_fork_once, res_fork_init);
 	pthread_mutex_lock(&res_all_lock);
 	cds_list_add(&r->link, &res_all);
 	pthread_mutex_unlock(&res_all_lock);

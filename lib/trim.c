@@ -68,11 +68,11 @@ static void put_back(uint32_t chain)
 			uint32_t next = d->next;
 			unsigned order = load_relaxed(&d->order);
 
-			pp_event(trimming, -((size_t)1 << order));
 			if (locked)
 				pp_buddy_free_locked(chain, order);
-			else
+			else		/* counted pending first: free never dips */
 				pp_pending_push(pp_addr(chain), d);
+			pp_event(trimming, -((size_t)1 << order));
 			chain = next;
 		}
 		if (locked)

@@ -122,11 +122,10 @@ static void *realloc_pool(void *p, size_t size)
 			pp_exact_shrink("realloc", p, npages);
 			return p;
 		}
-		bool grown;
+		uint8_t was = ppl_yield_begin();
+		bool grown = pp_exact_grow("realloc", p, npages);
 
-		ppl_yield_begin();
-		grown = pp_exact_grow("realloc", p, npages);
-		ppl_yield_end();
+		ppl_yield_end(was);
 		if (grown) {
 			ppl_count(PPL_POOL, size);
 			return p;

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "internal.h"
 
@@ -69,14 +70,19 @@ static inline bool ppl_big(size_t size)
  * hold a stdio lock that fork() takes after its prepare handlers, which
  * hold the pool's lock: waiting on would deadlock the three of them.
  */
-static inline void ppl_yield_begin(void)
+static inline uint8_t ppl_yield_begin(void)
 {
+	uint8_t was = pp_tls.yield;
+
 	pp_tls.yield = 1;
+	signal_barrier();
+	return was;	/* a nested call (a signal handler) restores it */
 }
 
-static inline void ppl_yield_end(void)
+static inline void ppl_yield_end(uint8_t was)
 {
-	pp_tls.yield = 0;
+	signal_barrier();
+	pp_tls.yield = was;
 }
 
 #endif /* PP_PRELOAD_H */

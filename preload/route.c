@@ -90,13 +90,14 @@ void *ppl_pool_alloc(size_t size, size_t align, bool zero)
 {
 	unsigned align_order = 0;
 	int saved = errno;
+	uint8_t was;
 	void *p;
 
 	if (align > pp_g.page_size)
 		align_order = (unsigned)__builtin_ctzl(align >> pp_g.page_shift);
-	ppl_yield_begin();
+	was = ppl_yield_begin();
 	p = pp_exact_alloc(pages_for(size), align_order, zero ? PP_ZERO : 0);
-	ppl_yield_end();
+	ppl_yield_end(was);
 	if (p) {
 		ppl_count(PPL_POOL, size);
 	} else {

@@ -120,7 +120,10 @@ PP_API int pp_reserve_resize(struct pp_reserve *r, size_t min_pages);
  * stay valid: free them with pp_free_page() or to another reserve.
  *
  * Context: no system call beyond what pp_free_page() may make (a futex
- * wake, see there); never blocks; not async-signal-safe.  A destroyed @r is reported and aborts.
+ * wake, see there); waits only while another thread creates or destroys a
+ * reserve or is in fork()'s prepare handler (the reserves' lock, held across
+ * fork(): see pagepool.h); not async-signal-safe.  A destroyed @r is
+ * reported and aborts.
  */
 PP_API void pp_reserve_destroy(struct pp_reserve *r);
 
