@@ -21,22 +21,70 @@
 
 static size_t desc_committed;	/* bytes of the descriptor array committed */
 
+/* Bytes of descriptors for an arena of @size bytes, whole pages. */
+static size_t desc_bytes_for(size_t size)
+{
+	size_t bytes = (size >> pp_g.page_shift) * sizeof(struct pp_desc);
+
+	return (bytes + pp_g.page_size - 1) & ~(pp_g.page_size - 1);
+}
+
+/* Reserve an arena of @size bytes and its descriptors, both or neither. */
+static bool reserve(size_t size)
+{
+	size_t block = pp_g.page_size << PP_MAX_ORDER;
+	char *base = pp_os_reserve(size, block);
+	void *desc;
+
+	if (!base)
+		return false;
+	desc = pp_os_reserve(desc_bytes_for(size), pp_g.page_size);
+	if (!desc) {
+		pp_os_unreserve(base, size);
+		return false;
+	}
+	pp_g.base = base;
+	pp_g.desc = desc;
+	pp_g.npages_max = size >> pp_g.page_shift;
+	pp_g.desc_bias = (uintptr_t)pp_g.desc -
+			 ((uintptr_t)pp_g.base >> pp_g.page_shift) * sizeof(struct pp_desc);
+	return true;
+}
+
+/*
+ * The default arena's size, where the address space is limited: a quarter
+ * of the headroom under RLIMIT_AS.  The reservation is PROT_NONE and costs
+ * no memory, but it counts in full against the limit, so the program keeps
+ * three quarters of what its limit leaves for its own mappings (a heap,
+ * thread stacks, files), while the pool can still hold a quarter - under
+ * the LD_PRELOAD shim a full arena only sends requests to the C library.
+ */
+#define AS_SHARE_SHIFT	2
+
+/*
+ * pp_arena_init() - reserve the arena.  An arena= the user set is reserved
+ * as it is or not at all; the default is the smaller of opt.arena (64 GiB)
+ * and a share of the address space left under RLIMIT_AS, halved while the
+ * OS refuses it (valgrind, an overcommit policy, vm.max_map_count) down to
+ * one largest block.  -1 with errno when nothing could be reserved.
+ */
 int pp_arena_init(void)
 {
 	size_t block = pp_g.page_size << PP_MAX_ORDER;
-	size_t desc_bytes;
+	size_t size = pp_g.opt.arena, room;
 
-	pp_g.npages_max = pp_g.opt.arena >> pp_g.page_shift;
-	pp_g.base = pp_os_reserve(pp_g.opt.arena, block);
-	if (!pp_g.base)
-		return -1;
-	desc_bytes = pp_g.npages_max * sizeof(struct pp_desc);
-	desc_bytes = (desc_bytes + pp_g.page_size - 1) & ~(pp_g.page_size - 1);
-	pp_g.desc = pp_os_reserve(desc_bytes, pp_g.page_size);
-	if (!pp_g.desc)
-		return -1;
-	pp_g.desc_bias = (uintptr_t)pp_g.desc -
-			 ((uintptr_t)pp_g.base >> pp_g.page_shift) * sizeof(struct pp_desc);
+	if (!pp_g.opt.arena_set) {
+		room = pp_os_as_headroom();
+		if (room != SIZE_MAX && (room >> AS_SHARE_SHIFT) < size)
+			size = (room >> AS_SHARE_SHIFT) & ~(block - 1);
+		if (size < block)
+			size = block;
+	}
+	while (!reserve(size)) {
+		if (pp_g.opt.arena_set || size <= block)
+			return -1;
+		size = (size / 2) & ~(block - 1);
+	}
 	return 0;
 }
 
@@ -51,7 +99,7 @@ static bool lock_range(void *addr, size_t size)
 		said = true;
 		pp_msg("mlock=1: cannot lock %zu bytes: %s (raise RLIMIT_MEMLOCK, ulimit -l, "
 		       "or run with CAP_IPC_LOCK); the arena does not grow", size,
-		       strerror(errno));
+		       pp_errname(errno));
 	}
 	errno = ENOMEM;
 	return false;
@@ -76,7 +124,7 @@ static bool commit_pages(char *addr, size_t size)
 			said_thp = true;
 			pp_msg("hugepages=1: no hugetlbfs pages (see /proc/sys/vm/nr_hugepages); "
 			       "using transparent huge pages%s%s", err ? ": " : "",
-			       err ? strerror(err) : "");
+			       err ? pp_errname(err) : "");
 		}
 	}
 	return lock_range(addr, size);

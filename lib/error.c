@@ -8,9 +8,16 @@
  * continuing would corrupt the pool.  Formatting uses vsnprintf on the
  * stack: no allocation, so it also works inside a signal handler with
  * glibc (POSIX does not promise that; write(2) itself is safe).
+ *
+ * A message may be printed while the caller holds a C library lock - the
+ * pool starts inside the first malloc() under the LD_PRELOAD shim, and
+ * setlocale() allocates holding the locale lock - so nothing here takes
+ * one: no strerror() (translated texts, the locale lock), no stdio stream,
+ * no malloc(); an errno is named (ENOMEM), not described.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +42,24 @@ void pp_msg(const char *fmt, ...)
 	len += (size_t)n < sizeof(buf) - len - 2 ? (size_t)n : sizeof(buf) - len - 2;
 	buf[len++] = '\n';
 	pp_os_write_err(buf, len);
+}
+
+const char *pp_errname(int err)
+{
+#ifdef HAVE_STRERRORNAME_NP
+	const char *name = strerrorname_np(err);	/* a constant table */
+
+	if (name)
+		return name;
+#else
+	switch (err) {
+	case ENOMEM: return "ENOMEM";
+	case EINVAL: return "EINVAL";
+	case EPERM: return "EPERM";
+	case EAGAIN: return "EAGAIN";
+	}
+#endif
+	return "an unknown error";
 }
 
 bool pp_check_flags(const char *fn, unsigned flags)

@@ -2,9 +2,9 @@
 /*
  * init.c - the global state and first-use initialisation.
  *
- * Owns: pp_g and pp_init(), run once, from the first call that may make a
- * system call: options frozen, arena reserved, thread-exit key and fork
- * handlers installed.
+ * Owns: pp_g and pp_init(), run from the first call that may make a system
+ * call, and again from a later one if it failed: options frozen, arena
+ * reserved, thread-exit key and fork handlers installed, each once.
  */
 #include "config.h"
 
@@ -19,15 +19,15 @@ struct pp_global pp_g = {
 	.pending_head = PP_NIL,
 };
 
-static pthread_once_t init_once_ctl = PTHREAD_ONCE_INIT;
-static bool init_ok;
-
 /* stats=1: what runs at exit; the preload shim prints its own summary. */
 void (*pp_stats_at_exit)(void) = pp_stats_print;
 
+/* To the stderr the program started with, if it is still there. */
 static void stats_at_exit(void)
 {
-	pp_stats_at_exit();
+	if (pp_os_to_kept_stderr(true))
+		pp_stats_at_exit();
+	pp_os_to_kept_stderr(false);
 }
 
 /*
@@ -66,36 +66,64 @@ void pp_lock_init(void)
 	pp_g.lock_pi = pp_g.opt.pi && !err;
 	if (err) {
 		pp_msg("pi=1: cannot make a priority-inheritance lock (%s); using a plain one",
-		       strerror(err));
+		       pp_errname(err));
 		pthread_mutex_init(&pp_g.lock, NULL);
 	}
 }
 
-static void init_once(void)
+/*
+ * Start-up state.  Each step that registers something or reserves the
+ * arena is done once per process, so a start-up that failed half way (the
+ * prefault, say) and is tried again repeats only what did not happen.
+ */
+static bool arena_done, key_done, handlers_done;
+static bool failed, said;		/* a start-up failed; its message printed */
+static size_t retry_ms;			/* when a failed start-up may run again */
+static int owner;			/* pid of the process starting the pool, 0: none */
+
+/* Say the first start-up failure of the process, once: later tries are quiet. */
+#define init_fail(...) do {		\
+		if (!said)		\
+			pp_msg(__VA_ARGS__);	\
+		said = true;		\
+	} while (0)
+
+static bool try_init(void)
 {
 	unsigned k;
 
 	pp_options_freeze();
 	pp_g.page_shift = (unsigned)__builtin_ctzl(pp_os_page_size());
 	if (pp_g.page_shift != PP_SHIFT) {	/* internal.h fixes it on x86 */
-		pp_msg("the system page size is %zu bytes; this build assumes %zu",
-		       pp_os_page_size(), (size_t)1 << PP_SHIFT);
-		return;
+		init_fail("the system page size is %zu bytes; this build assumes %zu",
+			  pp_os_page_size(), (size_t)1 << PP_SHIFT);
+		return false;
 	}
 	store_relaxed(&pp_g.page_size, pp_os_page_size());	/* pp_page_size() reads it */
-	for (k = 0; k <= PP_MAX_ORDER; k++)
-		pp_g.head[k] = PP_NIL;
-	CDS_INIT_LIST_HEAD(&pp_g.caches);
-	/* Nothing takes the lock before ready is set (every path checks it). */
-	pp_lock_init();
-	if (pp_arena_init()) {
-		pp_msg("cannot reserve the arena (%zu bytes): %s; set a smaller arena=",
-		       pp_g.opt.arena, strerror(errno));
-		return;
+	if (!arena_done) {
+		for (k = 0; k <= PP_MAX_ORDER; k++)
+			pp_g.head[k] = PP_NIL;
+		CDS_INIT_LIST_HEAD(&pp_g.caches);
+		/* Nothing takes the lock before ready is set (every path checks it). */
+		pp_lock_init();
+		if (pp_arena_init()) {
+			if (pp_g.opt.arena_set)
+				init_fail("cannot reserve arena=%zu bytes: %s; set a smaller arena=, "
+					  "or leave it out to fit what the OS allows",
+					  pp_g.opt.arena, pp_errname(errno));
+			else
+				init_fail("cannot reserve an arena of even %zu bytes: %s",
+					  pp_g.page_size << PP_MAX_ORDER, pp_errname(errno));
+			return false;
+		}
+		arena_done = true;
 	}
-	if (pthread_key_create(&pp_g.key, pp_tcache_thread_exit)) {
-		pp_msg("cannot create the thread-exit key");
-		return;
+	if (!key_done) {
+		if (pthread_key_create(&pp_g.key, pp_tcache_thread_exit)) {
+			init_fail("cannot create the thread-exit key");
+			return false;
+		}
+		key_done = true;
 	}
 	if (pp_g.opt.prefault) {
 		bool ok;
@@ -104,24 +132,67 @@ static void init_once(void)
 		ok = pp_arena_prefault_locked(pp_g.opt.prefault);
 		pp_unlock();
 		if (!ok) {
-			pp_msg("prefault=%zu: cannot commit that much: %s", pp_g.opt.prefault,
-			       strerror(errno));
-			return;
+			init_fail("prefault=%zu: cannot commit that much: %s", pp_g.opt.prefault,
+				  pp_errname(errno));
+			return false;
 		}
 	}
-	pp_fork_init();
-	if (pp_g.opt.stats)
-		atexit(stats_at_exit);
+	if (!handlers_done) {
+		pp_fork_init();
+		if (pp_g.opt.stats) {
+			pp_os_keep_stderr();
+			atexit(stats_at_exit);
+		}
+		handlers_done = true;
+	}
 	if (pp_g.opt.verbose)
 		pp_options_print(&pp_g.opt);
-	init_ok = true;
-	__atomic_store_n(&pp_g.ready, true, __ATOMIC_RELEASE);
+	return true;
 }
 
+/*
+ * pp_init() - start the pool, or say why it cannot (once per process).  A
+ * failed start-up is tried again by a later call, at most once per trim_ms:
+ * a transient ENOMEM must not disable the pool for good.  One thread starts
+ * it while the others wait; a fork() child whose parent was starting it
+ * (the thread that did is not in the child) starts it itself.  A call from
+ * the starting thread itself (a signal handler) fails rather than wait.
+ * Context: may block; the first call makes system calls.
+ */
 bool pp_init(void)
 {
-	pthread_once(&init_once_ctl, init_once);
-	if (!init_ok)
-		errno = ENOMEM;
-	return init_ok;
+	int me, was;
+
+	for (;;) {
+		if (__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE))
+			return true;
+		if (pp_tls.starting ||
+		    (__atomic_load_n(&failed, __ATOMIC_ACQUIRE) &&
+		     pp_os_now_ms() < load_relaxed(&retry_ms)))
+			goto fail;
+		me = pp_os_getpid();
+		was = 0;
+		if (__atomic_compare_exchange_n(&owner, &was, me, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_ACQUIRE))
+			break;
+		if (was != me)		/* a fork() child: its starter is not here */
+			__atomic_compare_exchange_n(&owner, &was, 0, false, __ATOMIC_RELAXED,
+						    __ATOMIC_RELAXED);
+		else
+			pp_os_sleep_ms(1);	/* another thread is starting it */
+	}
+	pp_tls.starting = 1;
+	if (try_init()) {
+		__atomic_store_n(&pp_g.ready, true, __ATOMIC_RELEASE);
+	} else {
+		store_relaxed(&retry_ms, pp_os_now_ms() + pp_g.opt.trim_ms);
+		__atomic_store_n(&failed, true, __ATOMIC_RELEASE);
+	}
+	pp_tls.starting = 0;
+	__atomic_store_n(&owner, 0, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE))
+		return true;
+fail:
+	errno = ENOMEM;
+	return false;
 }

@@ -155,6 +155,7 @@ struct pp_tls {
 	uint8_t dead;		/* thread is exiting: never make a new cache */
 	uint8_t seen;		/* counted in pp_g.threads_seen */
 	uint8_t yield;		/* a shim call: a lock wait gives way to fork() (buddy.c) */
+	uint8_t starting;	/* this thread is starting the pool (init.c) */
 };
 
 extern __thread struct pp_tls pp_tls PP_HIDDEN
@@ -165,7 +166,8 @@ struct pp_options {
 	size_t high;		/* per-thread cache high mark, pages, order 0 */
 	size_t high_max;	/* ... which an alternating cache may grow to */
 	size_t batch;		/* refill / drain batch, pages, order 0 */
-	size_t arena;		/* bytes of virtual reservation */
+	size_t arena;		/* bytes of virtual reservation (the most) */
+	bool arena_set;		/* arena= was given: reserved as it is, or not at all */
 	size_t cap;		/* hard limit on committed bytes, 0 = none */
 	size_t grow;		/* bytes committed per growth */
 	bool stats;		/* print statistics at exit */
@@ -415,7 +417,7 @@ static inline void pp_account(struct pp_tcache *tc, size_t pages)
 /* ---- Out-of-line pieces, one file each -------------------------------- */
 
 /* init.c */
-PP_HIDDEN bool pp_init(void);	/* may block; false (errno ENOMEM) on failure */
+PP_HIDDEN bool pp_init(void);	/* may block; false (errno ENOMEM) on failure, retried */
 PP_HIDDEN void pp_lock_init(void);	/* (re)makes the global lock per the options */
 
 /* alloc.c: initialise if @flags allow it (false, errno EAGAIN or ENOMEM) */
@@ -494,10 +496,13 @@ extern void (*pp_stats_at_exit)(void) PP_HIDDEN;	/* init.c; pp_stats_print */
 PP_HIDDEN void pp_msg(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 PP_HIDDEN bool pp_check_flags(const char *fn, unsigned flags);
+PP_HIDDEN const char *pp_errname(int err);	/* "ENOMEM": no locale, no lock */
 
 /* os.c: every system call the library makes. */
 PP_HIDDEN size_t pp_os_page_size(void);
 PP_HIDDEN void *pp_os_reserve(size_t size, size_t align);
+PP_HIDDEN void pp_os_unreserve(void *addr, size_t size);
+PP_HIDDEN size_t pp_os_as_headroom(void);
 PP_HIDDEN int pp_os_commit(void *addr, size_t size);
 PP_HIDDEN int pp_os_commit_huge(void *addr, size_t size);
 PP_HIDDEN int pp_os_advise_huge(void *addr, size_t size);
@@ -508,7 +513,11 @@ PP_HIDDEN size_t pp_os_now_ms(void);
 struct timespec;
 PP_HIDDEN void pp_os_deadline(struct timespec *ts, unsigned ms);
 PP_HIDDEN void pp_os_sleep_ms(unsigned ms);
+PP_HIDDEN int pp_os_getpid(void);
+PP_HIDDEN const char *pp_os_progname(void);
 PP_HIDDEN void pp_os_write_err(const char *buf, size_t len);
+PP_HIDDEN void pp_os_keep_stderr(void);		/* stats=1, at start-up */
+PP_HIDDEN bool pp_os_to_kept_stderr(bool on);	/* false: the copy is gone */
 PP_HIDDEN PP_NORETURN void pp_os_abort(void);
 
 /*
@@ -531,5 +540,8 @@ PP_HIDDEN void pp_test_lock(void);
 PP_HIDDEN unsigned pp_test_lock_word(void);
 PP_HIDDEN void pp_test_unlock(void);
 PP_HIDDEN void pp_test_audit(struct pp_audit *a);
+/* os.c: make the next N arena reservations fail; reservations tried */
+extern unsigned pp_os_fail_reserve PP_HIDDEN;
+extern size_t pp_os_reserve_calls PP_HIDDEN;
 
 #endif /* PP_INTERNAL_H */

@@ -263,6 +263,8 @@ static int options_parse(struct pp_options *o, const char *conf, const char *who
 						  : "a whole number");
 			return -1;
 		}
+		if (k->off == offsetof(struct pp_options, arena))
+			t.arena_set = true;
 		s += len + (end ? 1 : 0);
 	}
 	if (finish(&t, who))
@@ -355,10 +357,15 @@ PP_API int pp_option(const char *key, size_t *value)
 
 void pp_options_print(const struct pp_options *o)
 {
+	size_t arena = pp_g.npages_max << pp_g.page_shift;	/* what was reserved */
+
+	if (arena < o->arena)
+		pp_msg("arena: %zu bytes reserved, not %zu: what fits the address space "
+		       "this process may map (RLIMIT_AS) or the OS grants", arena, o->arena);
 	pp_msg("settings: high=%zu high_max=%zu batch=%zu arena=%zu cap=%zu%s grow=%zu stats=%d verbose=%d "
 	       "rcu_delay_ms=%zu rcu_spares=%zu rcu_blocks=%d rcu_inflight=%zu preload_min=%zu "
 	       "pi=%d mlock=%d prefault=%zu hugepages=%d retain=%zu trim_ms=%zu madv_free=%d page_size=%zu max_order=%d desc=%zuB/page",
-	       o->high, o->high_max > o->high ? o->high_max : o->high, o->batch, o->arena, o->cap, o->cap ? "" : " (none)",
+	       o->high, o->high_max > o->high ? o->high_max : o->high, o->batch, arena, o->cap, o->cap ? "" : " (none)",
 	       o->grow, o->stats, o->verbose, o->rcu_delay_ms, o->rcu_spares, o->rcu_blocks,
 	       o->rcu_inflight,
 	       o->preload_min, o->pi, o->mlock, o->prefault, o->hugepages, o->retain, o->trim_ms, o->madv_free,

@@ -13,7 +13,10 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,13 +33,20 @@ size_t pp_os_page_size(void)
  * pp_os_reserve() - reserve @size bytes of address space aligned to @align
  * (a power of two), inaccessible and without commit charge.
  */
+/* Tests make the next this many reservations fail (ENOMEM); see internal.h. */
+unsigned pp_os_fail_reserve;
+size_t pp_os_reserve_calls;
+
 void *pp_os_reserve(size_t size, size_t align)
 {
 	size_t len = size + align;
 	char *raw, *p;
 
-	if (len < size)
+	pp_os_reserve_calls++;
+	if (len < size || (pp_os_fail_reserve && pp_os_fail_reserve-- > 0)) {
+		errno = ENOMEM;
 		return NULL;
+	}
 	raw = mmap(NULL, len, PROT_NONE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (raw == MAP_FAILED)
@@ -48,6 +58,40 @@ void *pp_os_reserve(size_t size, size_t align)
 	if (raw + len > p + size)
 		munmap(p + size, (size_t)(raw + len - (p + size)));
 	return p;
+}
+
+/* Give back a reservation (a failed start-up's). */
+void pp_os_unreserve(void *addr, size_t size)
+{
+	munmap(addr, size);
+}
+
+/*
+ * pp_os_as_headroom() - bytes of address space this process may still map
+ * under RLIMIT_AS (ulimit -v), or SIZE_MAX with no limit: the limit less
+ * what is mapped now (/proc/self/statm's first field; when it cannot be
+ * read, nothing is taken as mapped).  A PROT_NONE reservation counts in
+ * full against the limit.  System calls only: no stdio, no malloc.
+ */
+size_t pp_os_as_headroom(void)
+{
+	struct rlimit rl;
+	char buf[64];
+	size_t used = 0;
+	ssize_t n;
+	int fd;
+
+	if (getrlimit(RLIMIT_AS, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return SIZE_MAX;
+	fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+			used = used * 10 + (size_t)(buf[i] - '0');
+		used *= pp_os_page_size();
+	}
+	return rl.rlim_cur > used ? (size_t)(rl.rlim_cur - used) : 0;
 }
 
 /*
@@ -131,6 +175,17 @@ void pp_os_deadline(struct timespec *ts, unsigned ms)
 	}
 }
 
+/* The program's name (glibc's program_invocation_short_name: no call). */
+const char *pp_os_progname(void)
+{
+	return program_invocation_short_name;
+}
+
+int pp_os_getpid(void)
+{
+	return (int)getpid();
+}
+
 /* Sleep about @ms milliseconds (EINTR ends it early). */
 void pp_os_sleep_ms(unsigned ms)
 {
@@ -139,13 +194,59 @@ void pp_os_sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * stats=1's stderr: a copy of fd 2 made at start-up (close-on-exec), and
+ * which file it was.  Programs close stderr before they exit (ls, sort),
+ * and may reuse the number for a data file: the summary at exit goes to
+ * the copy, and only while it is still that file.
+ */
+static int err_fd = STDERR_FILENO;	/* where messages go now */
+static int kept_fd = -1;
+static dev_t kept_dev;
+static ino_t kept_ino;
+
+void pp_os_keep_stderr(void)
+{
+	struct stat st;
+
+	if (kept_fd >= 0 || fstat(STDERR_FILENO, &st))
+		return;
+	kept_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	kept_dev = st.st_dev;
+	kept_ino = st.st_ino;
+}
+
+/*
+ * Send messages to the kept copy (@on), or back to fd 2.  False, and
+ * nothing is written until switched back, when the copy is gone or is
+ * another file now.
+ */
+bool pp_os_to_kept_stderr(bool on)
+{
+	struct stat st;
+
+	err_fd = STDERR_FILENO;
+	if (!on)
+		return true;
+	if (kept_fd < 0 || fstat(kept_fd, &st) || st.st_dev != kept_dev ||
+	    st.st_ino != kept_ino) {
+		err_fd = -1;
+		return false;
+	}
+	err_fd = kept_fd;
+	return true;
+}
+
 /* Async-signal-safe; a short write is retried, an error dropped. */
 void pp_os_write_err(const char *buf, size_t len)
 {
 	int saved = errno;
+	int fd = load_relaxed(&err_fd);
 
+	if (fd < 0)
+		return;
 	while (len > 0) {
-		ssize_t n = write(STDERR_FILENO, buf, len);
+		ssize_t n = write(fd, buf, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -81,10 +81,10 @@ void pp_stats_print(void)
 	pp_stats(&s, sizeof(s));
 	allocs = s.try_hits + s.try_misses;
 	pp_msg("stats: committed %zu pages (%zu MiB, peak %zu MiB), in use %zu, cached %zu, "
-	       "free %zu (pending %zu), reserved %zu",
+	       "free %zu (pending %zu), reserved %zu, arena %zu MiB (%s, pid %d)",
 	       s.committed, s.committed * s.page_size / mib,
 	       s.peak_committed * s.page_size / mib, s.in_use, s.cached, s.free,
-	       s.pending, s.reserved);
+	       s.pending, s.reserved, s.arena_bytes / mib, pp_os_progname(), pp_os_getpid());
 	pp_msg("stats: cache hits %zu, misses %zu (hit rate %.1f%%), refills %zu, drains %zu, "
 	       "trylock failures %zu, pending frees %zu, arena growths %zu (%zu refused), "
 	       "threads with a cache %zu",

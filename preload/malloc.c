@@ -203,7 +203,8 @@ static bool power_of_two(size_t x)
  * @align: a power of two and a multiple of sizeof(void *).
  * @size: bytes.
  *
- * Context: as malloc(); errno is left alone.
+ * Context: as malloc(); errno is left alone on success, ENOMEM on failure
+ * as glibc's (POSIX only promises the return value).
  * Return: 0, EINVAL for a bad @align, or ENOMEM.
  */
 PP_PRELOAD_API int posix_memalign(void **memptr, size_t align, size_t size)
@@ -214,9 +215,9 @@ PP_PRELOAD_API int posix_memalign(void **memptr, size_t align, size_t size)
 	if (!power_of_two(align) || align % sizeof(void *))
 		return EINVAL;
 	p = alloc_aligned(align, size);
-	errno = saved;			/* POSIX: the result is the return value */
 	if (!p)
-		return ENOMEM;
+		return errno = ENOMEM;	/* glibc's sets errno too; programs test it */
+	errno = saved;			/* a success leaves errno alone */
 	*memptr = p;
 	return 0;
 }

@@ -24,7 +24,7 @@
 /*
  * Smallest request served by the pool.  0 until the first call has read
  * the settings (route.c), so that every request takes the slow path until
- * then; SIZE_MAX when the pool could not start.
+ * then.
  */
 extern size_t ppl_pool_min PP_HIDDEN;
 

@@ -38,9 +38,17 @@ static bool started(void)
 	    !__atomic_compare_exchange_n(&start_state, &s, START_RUNNING, false,
 					 __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
 		return false;	/* being read, here (recursion) or elsewhere */
-	if (pp_option("preload_min", &min))
-		min = SIZE_MAX;	/* the pool cannot start: the C library serves all */
-	else if (!pp_option("stats", &stats) && stats)
+	/*
+	 * The settings are read (frozen) even when the pool cannot start now:
+	 * requests for it keep coming to ppl_pool_alloc(), whose flags-0 call
+	 * starts the pool again later (lib/init.c: at most once per trim_ms),
+	 * and are the C library's meanwhile.
+	 */
+	if (pp_option("preload_min", &min) || pp_option("stats", &stats)) {
+		min = pp_g.opt.preload_min;
+		stats = pp_g.opt.stats;
+	}
+	if (stats)
 		ppl_stats_start();
 	store_relaxed(&ppl_pool_min, min);
 	__atomic_store_n(&start_state, START_DONE, __ATOMIC_RELEASE);

@@ -37,10 +37,11 @@ static void print_at_exit(void)
 	pp_stats(&s, sizeof(s));
 	allocs = s.try_hits + s.try_misses;
 	pp_msg("preload: pool %zu requests (%.1f MiB), C library %zu requests (%.1f MiB), "
-	       "cache hit rate %.1f%%, peak committed %.1f MiB, pool refusals %zu",
+	       "cache hit rate %.1f%%, peak committed %.1f MiB, pool refusals %zu (%s, pid %d)",
 	       c[PPL_POOL], mib(c[PPL_POOL_BYTES]), c[PPL_LIBC], mib(c[PPL_LIBC_BYTES]),
 	       allocs ? 100.0 * (double)s.try_hits / (double)allocs : 0.0,
-	       mib(s.peak_committed * s.page_size), c[PPL_FALLBACK]);
+	       mib(s.peak_committed * s.page_size), c[PPL_FALLBACK], pp_os_progname(),
+	       pp_os_getpid());
 	if (pp_g.opt.verbose)
 		pp_stats_print();	/* the pool's own two lines */
 }

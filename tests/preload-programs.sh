@@ -21,10 +21,12 @@
 #                                   under another malloc, e.g. PP_PRELOAD_SO=
 #                                   /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 #   PP_PROGRAMS_KEEP=1              keep the work directory (its path is printed)
+#   PP_ULIMIT_V=KB                  run every program (both runs) under
+#                                   ulimit -v KB (tests/preload-limits.sh)
 
 # shellcheck disable=SC2317 # the prog_* functions are called by name
 
-all_programs="python3 sqlite3 git perl preload-threads preload-fork
+all_programs="python3 sqlite3 git perl bash-locale preload-threads preload-fork
 preload-stdio-fork-getline preload-stdio-fork-flockfile preload-stdio-fork-pi"
 all_programs=$(echo $all_programs)	# one line
 programs=${PP_PROGRAMS:-$all_programs}
@@ -97,6 +99,14 @@ fi
 # run CMD ARGS: as a program under test, preloaded in the shim run only
 # (the shell and helpers like cp, awk and cksum are not).
 run() {
+	if [ -n "${PP_ULIMIT_V:-}" ]; then	# in a subshell: the limit is this command's
+		(ulimit -v "$PP_ULIMIT_V" && run_limited "$@")
+	else
+		run_limited "$@"
+	fi
+}
+
+run_limited() {
 	if [ "$mode" = shim ]; then
 		$timeout env LD_PRELOAD="$so" PAGEPOOL_CONF="$shim_conf" "$@"
 	else
@@ -120,6 +130,18 @@ prog_python3() {
 
 prog_sqlite3() {
 	run sqlite3 -batch "$PWD/test.db" <"$data/sqlite.sql"
+}
+
+# bash in a UTF-8 locale: setlocale() allocates holding the C library's
+# locale lock, and the pool starts inside that allocation.
+prog_bash_locale() {
+	run env LC_ALL=C.UTF-8 LANG=C.UTF-8 bash -c '
+		s=$(printf "%05000d" 7)
+		for i in 1 2 3 4 5 6 7 8; do s="$s$s"; done
+		echo "length ${#s}"
+		printf "%s\n" "héllo wörld" | tr "[:lower:]" "[:upper:]"
+		for i in $(seq 1 300); do a[$i]=$(printf "%0${i}0d" $i); done
+		echo "array ${#a[@]} ${#a[300]}"'
 }
 
 prog_perl() {
@@ -229,6 +251,9 @@ make_tree() {
 # installed NAME: the program can run here (sets python for python3).
 installed() {
 	case $1 in
+	bash-locale)
+		command -v bash >/dev/null 2>&1
+		;;
 	python3)
 		command -v python3 >/dev/null 2>&1 || return 1
 		# The interpreter itself, not a wrapper script (pyenv's shims).
@@ -348,7 +373,7 @@ EOF
 	fi
 }
 
-echo "shim: $so${timeout:+ (each command limited to 120 s)}"
+echo "shim: $so${timeout:+ (each command limited to 120 s)}${PP_ULIMIT_V:+, ulimit -v $PP_ULIMIT_V}"
 for name in $programs; do
 	case " $all_programs " in
 	*" $name "*) check_program "$name" ;;

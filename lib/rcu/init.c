@@ -51,6 +51,21 @@ void ppr_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * errno's name for a message ("EAGAIN"): a pp_rcu_free() caller may hold a
+ * C library lock, and ppr_errname() may take the locale lock (lib/error.c).
+ */
+const char *ppr_errname(int err)
+{
+#ifdef HAVE_STRERRORNAME_NP
+	const char *name = strerrorname_np(err);
+
+	if (name)
+		return name;
+#endif
+	return err == EAGAIN ? "EAGAIN" : err == ENOMEM ? "ENOMEM" : "an error";
+}
+
 void ppr_die(const char *fmt, ...)
 {
 	va_list ap;
@@ -182,7 +197,7 @@ PP_API int pp_rcu_init(const struct rcu_flavor_struct *flavor)
 		goto out;
 	}
 	if (sem_init(&ppr.wake, 0, 0)) {
-		ppr_msg("pp_rcu_init: cannot make the helper's semaphore: %s", strerror(errno));
+		ppr_msg("pp_rcu_init: cannot make the helper's semaphore: %s", ppr_errname(errno));
 		ret = -1;
 		goto out;
 	}

@@ -256,7 +256,7 @@ int ppr_monitor_start(void)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (err)
 			ppr_msg("cannot start the helper thread: %s; partly filled blocks "
-				"wait for pp_rcu_barrier() or a later call", strerror(err));
+				"wait for pp_rcu_barrier() or a later call", ppr_errname(err));
 		else
 			st_release(&ppr.monitor_running, true);
 	}

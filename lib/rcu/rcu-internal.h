@@ -188,6 +188,7 @@ static inline void ppr_unown(struct ppr_thread *t)
 
 /* init.c */
 PPR_HIDDEN void ppr_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+PPR_HIDDEN const char *ppr_errname(int err);
 PPR_HIDDEN PPR_NORETURN void ppr_die(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 PPR_HIDDEN PPR_NORETURN void ppr_not_init_slow(const char *fn);
