@@ -76,7 +76,7 @@ void pp_lock_init(void)
  * arena is done once per process, so a start-up that failed half way (the
  * prefault, say) and is tried again repeats only what did not happen.
  */
-static bool arena_done, key_done, handlers_done;
+static bool lock_done, arena_done, key_done, handlers_done, stderr_done;
 static bool failed, said;		/* a start-up failed; its message printed */
 static size_t retry_ms;			/* when a failed start-up may run again */
 static int owner;			/* pid of the process starting the pool, 0: none */
@@ -93,6 +93,10 @@ static bool try_init(void)
 	unsigned k;
 
 	pp_options_freeze();
+	if (pp_g.opt.stats && !stderr_done) {	/* the stderr of the first try */
+		stderr_done = true;
+		pp_os_keep_stderr();
+	}
 	pp_g.page_shift = (unsigned)__builtin_ctzl(pp_os_page_size());
 	if (pp_g.page_shift != PP_SHIFT) {	/* internal.h fixes it on x86 */
 		init_fail("the system page size is %zu bytes; this build assumes %zu",
@@ -105,7 +109,10 @@ static bool try_init(void)
 			pp_g.head[k] = PP_NIL;
 		CDS_INIT_LIST_HEAD(&pp_g.caches);
 		/* Nothing takes the lock before ready is set (every path checks it). */
-		pp_lock_init();
+		if (!lock_done) {
+			lock_done = true;
+			pp_lock_init();
+		}
 		if (pp_arena_init()) {
 			if (pp_g.opt.arena_set)
 				init_fail("cannot reserve arena=%zu bytes: %s; set a smaller arena=, "
@@ -138,12 +145,11 @@ static bool try_init(void)
 		}
 	}
 	if (!handlers_done) {
-		pp_fork_init();
-		if (pp_g.opt.stats) {
-			pp_os_keep_stderr();
-			atexit(stats_at_exit);
-		}
+		/* Set first: a fork() child of this instant must not register again. */
 		handlers_done = true;
+		pp_fork_init();
+		if (pp_g.opt.stats)
+			atexit(stats_at_exit);
 	}
 	if (pp_g.opt.verbose)
 		pp_options_print(&pp_g.opt);
@@ -154,45 +160,71 @@ static bool try_init(void)
  * pp_init() - start the pool, or say why it cannot (once per process).  A
  * failed start-up is tried again by a later call, at most once per trim_ms:
  * a transient ENOMEM must not disable the pool for good.  One thread starts
- * it while the others wait; a fork() child whose parent was starting it
- * (the thread that did is not in the child) starts it itself.  A call from
- * the starting thread itself (a signal handler) fails rather than wait.
+ * it while the others wait - but a call of the shim's malloc family fails
+ * at once, and the C library serves it; a fork() child whose parent was
+ * starting it (the thread that did is not in the child) starts it itself,
+ * with fresh locks.  A call from inside this thread's own start-up (a
+ * signal handler) fails rather than wait.  Cancellation is held off: a
+ * cancelled starter would leave the others waiting for ever.
  * Context: may block; the first call makes system calls.
  */
 bool pp_init(void)
 {
-	int me, was;
+	int me, was, cancel;
+	bool ok, took_over = false;
 
+	if (__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE))
+		return true;
+	/* open(), write(), nanosleep() are cancellation points: the owner mark must not leak. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	pp_tls.starting++;		/* before the claim: a signal handler here must not wait */
+	signal_barrier();
 	for (;;) {
 		if (__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE))
-			return true;
-		if (pp_tls.starting ||
+			goto out;
+		if (pp_tls.starting > 1 ||	/* a handler inside this thread's start-up */
 		    (__atomic_load_n(&failed, __ATOMIC_ACQUIRE) &&
 		     pp_os_now_ms() < load_relaxed(&retry_ms)))
-			goto fail;
+			goto out;
 		me = pp_os_getpid();
 		was = 0;
 		if (__atomic_compare_exchange_n(&owner, &was, me, false, __ATOMIC_ACQUIRE,
 						__ATOMIC_ACQUIRE))
 			break;
-		if (was != me)		/* a fork() child: its starter is not here */
-			__atomic_compare_exchange_n(&owner, &was, 0, false, __ATOMIC_RELAXED,
-						    __ATOMIC_RELAXED);
-		else
-			pp_os_sleep_ms(1);	/* another thread is starting it */
+		if (was != me) {	/* a fork() child: its starter is not here */
+			took_over |= __atomic_compare_exchange_n(&owner, &was, 0, false,
+								 __ATOMIC_RELAXED,
+								 __ATOMIC_RELAXED);
+			continue;
+		}
+		if (pp_tls.yield)	/* the shim's malloc never waits: the C library serves */
+			goto out;
+		pp_os_sleep_ms(1);	/* another thread is starting it */
 	}
-	pp_tls.starting = 1;
+	if (took_over) {
+		/*
+		 * A fork() child took over from a starter lost to the fork, which
+		 * may have held these locks then (no fork handler was in place).
+		 */
+		pp_options_atfork_child();
+		if (lock_done)
+			pp_lock_init();
+	}
 	if (try_init()) {
 		__atomic_store_n(&pp_g.ready, true, __ATOMIC_RELEASE);
 	} else {
-		store_relaxed(&retry_ms, pp_os_now_ms() + pp_g.opt.trim_ms);
+		size_t now = pp_os_now_ms(), t = now + pp_g.opt.trim_ms;
+
+		store_relaxed(&retry_ms, t < now ? SIZE_MAX : t);	/* saturating */
 		__atomic_store_n(&failed, true, __ATOMIC_RELEASE);
 	}
-	pp_tls.starting = 0;
 	__atomic_store_n(&owner, 0, __ATOMIC_RELEASE);
-	if (__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE))
-		return true;
-fail:
-	errno = ENOMEM;
-	return false;
+out:
+	signal_barrier();
+	pp_tls.starting--;
+	pthread_setcancelstate(cancel, NULL);
+	ok = __atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE);
+	if (!ok)
+		errno = ENOMEM;
+	return ok;
 }

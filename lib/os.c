@@ -195,13 +195,17 @@ void pp_os_sleep_ms(unsigned ms)
 }
 
 /*
- * stats=1's stderr: a copy of fd 2 made at start-up (close-on-exec), and
- * which file it was.  Programs close stderr before they exit (ls, sort),
- * and may reuse the number for a data file: the summary at exit goes to
- * the copy, and only while it is still that file.
+ * stats=1's stderr.  Programs close stderr before they exit (ls, sort) and
+ * may reuse the number for a data file, so the file fd 2 was at start-up is
+ * remembered, and the summary at exit goes to fd 2 while it is still that
+ * file, else to a copy made at start-up (close-on-exec) while that is, else
+ * nowhere.  The copy is made only of a terminal or a regular file: a copy
+ * of a pipe or socket would hold it open in a daemon's children, and keep
+ * the reader of $(prog 2>&1) waiting.
  */
 static int err_fd = STDERR_FILENO;	/* where messages go now */
 static int kept_fd = -1;
+static bool kept_known;
 static dev_t kept_dev;
 static ino_t kept_ino;
 
@@ -209,32 +213,36 @@ void pp_os_keep_stderr(void)
 {
 	struct stat st;
 
-	if (kept_fd >= 0 || fstat(STDERR_FILENO, &st))
+	if (kept_known || fstat(STDERR_FILENO, &st))
 		return;
-	kept_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	kept_known = true;
 	kept_dev = st.st_dev;
 	kept_ino = st.st_ino;
+	if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))
+		kept_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 }
 
-/*
- * Send messages to the kept copy (@on), or back to fd 2.  False, and
- * nothing is written until switched back, when the copy is gone or is
- * another file now.
- */
-bool pp_os_to_kept_stderr(bool on)
+static bool is_kept_file(int fd)
 {
 	struct stat st;
 
-	err_fd = STDERR_FILENO;
-	if (!on)
-		return true;
-	if (kept_fd < 0 || fstat(kept_fd, &st) || st.st_dev != kept_dev ||
-	    st.st_ino != kept_ino) {
-		err_fd = -1;
-		return false;
-	}
-	err_fd = kept_fd;
-	return true;
+	return fd >= 0 && !fstat(fd, &st) && st.st_dev == kept_dev && st.st_ino == kept_ino;
+}
+
+/*
+ * Send messages to stderr as it was at start-up (@on), or back to fd 2.
+ * False, and nothing is written until switched back, when neither fd 2
+ * nor the copy is that file now.  (Other threads' messages meanwhile go
+ * the same way.)
+ */
+bool pp_os_to_kept_stderr(bool on)
+{
+	int fd = STDERR_FILENO;
+
+	if (on && kept_known && !is_kept_file(STDERR_FILENO))
+		fd = is_kept_file(kept_fd) ? kept_fd : -1;
+	store_relaxed(&err_fd, fd);
+	return fd >= 0;
 }
 
 /* Async-signal-safe; a short write is retried, an error dropped. */

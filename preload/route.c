@@ -11,7 +11,9 @@
  * pool (an arena reservation, a thread key, fork handlers, atexit).  Calls
  * made meanwhile - by that start-up itself on this thread, or by other
  * threads - go to the C library rather than wait or recurse, which is
- * always correct: free() tells the two apart by address.
+ * always correct: free() tells the two apart by address.  A start-up that
+ * failed is tried again from a later pool-sized request (lib/init.c, at
+ * most once per trim_ms), which never waits for another thread's try.
  */
 #include "config.h"
 
@@ -29,7 +31,7 @@ static int start_state;
 /* True once the settings are read and the pool is usable. */
 static bool started(void)
 {
-	int s = __atomic_load_n(&start_state, __ATOMIC_ACQUIRE);
+	int s = __atomic_load_n(&start_state, __ATOMIC_ACQUIRE), saved;
 	size_t min = SIZE_MAX, stats = 0;
 
 	if (likely(s == START_DONE))
@@ -44,10 +46,12 @@ static bool started(void)
 	 * starts the pool again later (lib/init.c: at most once per trim_ms),
 	 * and are the C library's meanwhile.
 	 */
+	saved = errno;		/* a malloc() that succeeds leaves errno alone */
 	if (pp_option("preload_min", &min) || pp_option("stats", &stats)) {
 		min = pp_g.opt.preload_min;
 		stats = pp_g.opt.stats;
 	}
+	errno = saved;
 	if (stats)
 		ppl_stats_start();
 	store_relaxed(&ppl_pool_min, min);

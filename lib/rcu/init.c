@@ -53,7 +53,7 @@ void ppr_msg(const char *fmt, ...)
 
 /*
  * errno's name for a message ("EAGAIN"): a pp_rcu_free() caller may hold a
- * C library lock, and ppr_errname() may take the locale lock (lib/error.c).
+ * C library lock, and strerror() may take the locale lock (lib/error.c).
  */
 const char *ppr_errname(int err)
 {
