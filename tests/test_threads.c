@@ -543,6 +543,11 @@ START_TEST(test_nowait_contention)
 	pthread_t pulser;
 	double t0 = now_sec();
 
+	if (getenv("PP_TEST_VALGRIND")) {	/* make check-valgrind */
+		fprintf(stderr, "test_nowait_contention: not under valgrind, whose scheduler "
+			"runs one thread at a time: a trylock may never meet the lock held\n");
+		return;
+	}
 	memset(w, 0, sizeof(w));
 	ck_assert_int_eq(pp_configure("high=8,batch=4"), 0);
 	w[0].id = 1;
