@@ -76,7 +76,7 @@ void pp_lock_init(void)
  * arena is done once per process, so a start-up that failed half way (the
  * prefault, say) and is tried again repeats only what did not happen.
  */
-static bool lock_done, arena_done, key_done, handlers_done, stderr_done;
+static bool lock_done, arena_done, key_done, handlers_done;
 static bool failed, said;		/* a start-up failed; its message printed */
 static size_t retry_ms;			/* when a failed start-up may run again */
 static int owner;			/* pid of the process starting the pool, 0: none */
@@ -93,10 +93,8 @@ static bool try_init(void)
 	unsigned k;
 
 	pp_options_freeze();
-	if (pp_g.opt.stats && !stderr_done) {	/* the stderr of the first try */
-		stderr_done = true;
-		pp_os_keep_stderr();
-	}
+	if (pp_g.opt.stats)
+		pp_os_keep_stderr();	/* once, of the first try */
 	pp_g.page_shift = (unsigned)__builtin_ctzl(pp_os_page_size());
 	if (pp_g.page_shift != PP_SHIFT) {	/* internal.h fixes it on x86 */
 		init_fail("the system page size is %zu bytes; this build assumes %zu",

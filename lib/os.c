@@ -29,21 +29,21 @@ size_t pp_os_page_size(void)
 	return ps > 0 ? (size_t)ps : 4096;
 }
 
-/*
- * pp_os_reserve() - reserve @size bytes of address space aligned to @align
- * (a power of two), inaccessible and without commit charge.
- */
 /* Tests make the next this many reservations fail (ENOMEM); see internal.h. */
 unsigned pp_os_fail_reserve;
 size_t pp_os_reserve_calls;
 
+/*
+ * pp_os_reserve() - reserve @size bytes of address space aligned to @align
+ * (a power of two), inaccessible and without commit charge.
+ */
 void *pp_os_reserve(size_t size, size_t align)
 {
 	size_t len = size + align;
 	char *raw, *p;
 
 	pp_os_reserve_calls++;
-	if (len < size || (pp_os_fail_reserve && pp_os_fail_reserve-- > 0)) {
+	if (len < size || (pp_os_fail_reserve > 0 && pp_os_fail_reserve--)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -213,9 +213,11 @@ void pp_os_keep_stderr(void)
 {
 	struct stat st;
 
-	if (kept_known || fstat(STDERR_FILENO, &st))
-		return;
+	if (kept_known)
+		return;		/* once: the stderr of the first start-up try */
 	kept_known = true;
+	if (fstat(STDERR_FILENO, &st))
+		return;		/* closed at start-up: nothing matches it later */
 	kept_dev = st.st_dev;
 	kept_ino = st.st_ino;
 	if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))
