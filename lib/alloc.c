@@ -5,7 +5,7 @@
  *
  * Owns: routing a call by order, flags and context.  Orders below
  * PP_CACHE_ORDERS go through this thread's cache (inline pop/push from
- * internal.h) and fall back to tcache.c's refill and drain; larger orders
+ * hot.h) and fall back to tcache.c's refill and drain; larger orders
  * and re-entrant calls (a signal handler that interrupted pagepool on this
  * thread) go to the global lists directly, never blocking when re-entrant.
  */
@@ -15,13 +15,6 @@
 #include <string.h>
 
 #include "internal.h"
-
-PP_API size_t pp_page_size(void)
-{
-	size_t ps = load_relaxed(&pp_g.page_size);
-
-	return likely(ps) ? ps : pp_os_page_size();
-}
 
 /* Initialise if @flags allow it: PP_TRY and PP_NOWAIT make no system call. */
 bool pp_ready_for(unsigned flags)
@@ -49,7 +42,7 @@ static void *alloc_global(struct pp_tcache *tc, unsigned order, unsigned flags)
 		return NULL;			/* errno from pp_ready_for() */
 	if (!pp_lock_for(flags))
 		goto again;
-	p = pp_buddy_alloc_reclaim_locked(tc, order, flags);
+	p = pp_tcache_alloc_reclaim_locked(tc, order, flags);
 	pp_unlock();
 	if (!p) {
 		if (flags & PP_NOWAIT)
@@ -83,9 +76,7 @@ alloc_miss_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
 	if (!(flags & PP_TRY) && !pp_ready_for(flags))
 		pp_event(misses, 1);
 	else
-		p = pp_tcache_refill_slow(tc, order, flags);
-	if (!(flags & (PP_TRY | PP_NOWAIT)))
-		pp_trim_auto();		/* retain=: a flags-0 allocation may block */
+		p = pp_tcache_refill_slow(tc, order, flags);	/* and retain='s trim */
 	pp_leave();			/* after: a handler must not find the lock held */
 	return flags & PP_ZERO ? zero_block(p, order) : p;
 }
@@ -161,6 +152,23 @@ PP_API void *pp_alloc_page_try(void)
 }
 
 /*
+ * free_global_slow() - free a validated block to the global lists without
+ * blocking: under a trylock, or through the pending list.
+ * @tc: this call's cache for accounting, or NULL.
+ */
+static void free_global_slow(struct pp_tcache *tc, void *p, struct pp_desc *d,
+			     unsigned order)
+{
+	pp_account(tc, -((size_t)1 << order));
+	if (pp_lock_for(PP_NOWAIT)) {
+		pp_buddy_free_locked(pp_index(p), order);
+		pp_unlock();
+	} else {
+		pp_pending_push(p, d);
+	}
+}
+
+/*
  * free_slow() - the cache is full, absent, or this call is re-entrant
  * (!@entered).  Never blocks: drain under a trylock, else the pending list.
  * An @entered call leaves here, so that the fast path ends in a tail call.
@@ -186,26 +194,60 @@ free_slow(bool entered, void *p, struct pp_desc *d, unsigned order)
 			pp_unlock();
 		}
 	} else {
-		pp_free_global_slow(NULL, p, d, order);
+		free_global_slow(NULL, p, d, order);
 	}
 	if (entered)
 		pp_leave();
 }
 
 /*
+ * run_slow() - @p starts a run of the LD_PRELOAD shim's malloc (exact.c):
+ * a USED head whose key carries a span, so that no free takes the fast
+ * path.  Hand it to exact.c, which alone knows how a run is cut: validated
+ * whole and, if @free, freed whole, as free() would.  This is the core's
+ * one call up the layers (scripts/layers.sh allows it, and only it).
+ */
+static void run_slow(const char *fn, void *p, bool free)
+{
+	pp_exact_run_slow(fn, p, free);
+}
+
+/* Is @d the head of a run (USED, with a span)? */
+static bool run_head(const struct pp_desc *d)
+{
+	return d && pp_state(d) == PP_PG_USED && load_relaxed(&d->span);
+}
+
+/*
  * The descriptor did not match a USED block of @order.  The start of a run
- * from the LD_PRELOAD shim's malloc (lib/exact.c) freed by its first
- * block's order - libpagepool-rcu does that with pp_block_order() - is
- * freed whole, as free() would; anything else is a bad free.
+ * freed by its first block's order - libpagepool-rcu does that with
+ * pp_block_order() - is freed whole; anything else is a bad free.
  */
 static void free_mismatch_slow(const char *fn, void *p, struct pp_desc *d, unsigned order)
 {
-	if (pp_state(d) == PP_PG_USED && load_relaxed(&d->order) == order &&
-	    load_relaxed(&d->span)) {
-		pp_exact_free(fn, p);
+	if (run_head(d) && load_relaxed(&d->order) == order) {
+		run_slow(fn, p, true);
 		return;
 	}
 	pp_bad_free_slow(fn, p, order);
+}
+
+/*
+ * pp_free_check_slow() - an entry of a bulk free that is not a plain USED
+ * page: true for a run's start, validated whole, which the caller frees
+ * with pp_free_block(); anything else is reported, naming @fn, and aborts.
+ * Nothing is written.
+ */
+bool pp_free_check_slow(const char *fn, void *p)
+{
+	struct pp_desc *d = pp_desc_at(p);
+
+	if (run_head(d)) {
+		run_slow(fn, p, false);
+		return true;
+	}
+	pp_validate(fn, p, 0);		/* reports, aborts */
+	return false;
 }
 
 static inline __attribute__((always_inline)) void
@@ -234,7 +276,7 @@ free_block(const char *fn, void *p, unsigned order)
 			pp_bad_free_slow(fn, p, order);
 		entered = pp_enter();
 
-		pp_free_global_slow(entered ? pp_tls.tc : NULL, p, d, order);
+		free_global_slow(entered ? pp_tls.tc : NULL, p, d, order);
 		if (entered)
 			pp_leave();
 		return;

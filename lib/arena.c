@@ -9,7 +9,8 @@
  * committed part of the range: an O(1) check with no header.  Descriptors
  * are committed alongside the pages they describe.  Growth runs with the
  * global lock held and is only reached from allocations with flags 0 (and
- * prefault= at start-up).  With hugepages=1 the committed memory is backed
+ * prefault= at start-up); it returns the range it committed, and the
+ * buddy lists (buddy.c, the layer above) take it.  With hugepages=1 the committed memory is backed
  * by huge pages, with mlock=1 it is locked as it is committed.
  */
 #include "config.h"
@@ -147,11 +148,12 @@ static bool commit_desc(size_t npages)
 
 /*
  * pp_arena_grow_locked() - commit more of the arena so that a block of
- * @order fits, and hand it to the buddy lists.  Commits opt.grow bytes (a
- * multiple of the largest block) or less where the cap or the end of the
- * reservation stops it.  Returns false, with errno ENOMEM, when it cannot.
+ * @order fits.  Commits opt.grow bytes (a multiple of the largest block) or
+ * less where the cap or the end of the reservation stops it.  The new pages,
+ * [*@idx, *@idx + *@npages), are the caller's to hand to the lists (buddy.c
+ * does).  Returns false, with errno ENOMEM, when it cannot.
  */
-bool pp_arena_grow_locked(unsigned order)
+bool pp_arena_grow_locked(unsigned order, size_t *idx, size_t *npages)
 {
 	size_t cur = pp_g.committed_bytes;
 	size_t need = pp_g.page_size << order;
@@ -179,22 +181,18 @@ bool pp_arena_grow_locked(unsigned order)
 	if (pp_g.committed > pp_g.peak_committed)
 		pp_g.peak_committed = pp_g.committed;
 	pp_g.grows++;
-	pp_buddy_add_range_locked(cur >> pp_g.page_shift, step >> pp_g.page_shift);
+	*idx = cur >> pp_g.page_shift;
+	*npages = step >> pp_g.page_shift;
 	return true;
 }
 
 /*
- * pp_arena_prefault_locked() - prefault=BYTES: commit at least @bytes now
- * and fault in every page of it and of its descriptors, so that the steady
- * state takes no page fault.  False (errno ENOMEM) if the arena cannot grow
- * that far.
+ * pp_arena_populate() - prefault=BYTES, once that much is committed: fault
+ * in every committed page and its descriptors, so that the steady state
+ * takes no page fault.
  */
-bool pp_arena_prefault_locked(size_t bytes)
+void pp_arena_populate(void)
 {
-	while (pp_g.committed_bytes < bytes)
-		if (!pp_arena_grow_locked(0))
-			return false;
 	pp_os_populate(pp_g.base, pp_g.committed_bytes);
 	pp_os_populate(pp_g.desc, desc_committed);
-	return true;
 }

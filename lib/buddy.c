@@ -3,10 +3,11 @@
  * buddy.c - the global free lists: a buddy allocator under one lock, and
  * the lock-free pending-free list.
  *
- * Owns: pp_g.lock and everything it guards (free lists by order, coalescing,
- * the free-page count), and the pending list through which a free that
- * cannot get the lock hands its pages over without blocking; whoever next
- * takes the lock absorbs them (pp_lock_for()).
+ * Owns: what pp_g.lock guards (free lists by order, coalescing, the
+ * free-page count, the arena's growth into the lists), and the pending list
+ * through which a free that cannot get the lock hands its pages over
+ * without blocking; whoever next takes the lock absorbs them (lock.c's
+ * pp_lock_for()).  Every *_locked function here expects the lock held.
  *
  * The lists are doubly linked through the descriptors by page index (see
  * struct pp_desc).  The pending list is a Treiber stack with push and
@@ -16,101 +17,7 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <time.h>
-
 #include "internal.h"
-
-void pp_lock(void)
-{
-	pthread_mutex_lock(&pp_g.lock);
-}
-
-bool pp_trylock(void)
-{
-	return pthread_mutex_trylock(&pp_g.lock) == 0;
-}
-
-void pp_unlock(void)
-{
-	pthread_mutex_unlock(&pp_g.lock);
-}
-
-/*
- * lock_or_yield_slow() - wait for the lock, unless a fork() is taking it:
- * for a call of the LD_PRELOAD shim's malloc family (pp_tls.yield), whose
- * caller may hold a C library lock that fork() takes after its prepare
- * handlers have run - a stdio stream lock under getline(), say.  fork.c's
- * prepare handler holds the pool lock while glibc then waits for that stdio
- * lock; a waiter that kept waiting for the pool lock would deadlock all
- * three.  So the waiter sleeps in slices of YIELD_POLL_MS and gives up as
- * soon as pp_g.forking is set; the shim then serves the call from the C
- * library (a free goes through the pending list, a realloc moves).
- *
- * Why slices: glibc's mutex cannot be woken to recheck a flag, and one of
- * our own (a futex word holding the fork bit) would have to redo the
- * adaptive spinning and priority inheritance that pi=1 relies on.  A slice
- * costs one clock read per YIELD_POLL_MS of waiting and nothing while the
- * lock is free: the lock is held for microseconds, so a slice that times
- * out means a preempted holder or a fork.  pthread_mutex_timedlock() works
- * for the adaptive and the priority-inheriting lock alike (and is seen by
- * ThreadSanitizer); its clock is CLOCK_REALTIME, so a clock stepped back
- * lengthens one slice by the step (pthread_mutex_clocklock() would take
- * CLOCK_MONOTONIC, but older glibc refuses it for a PI mutex, and older
- * ThreadSanitizers do not know it).
- */
-#define YIELD_POLL_MS 1
-
-static bool lock_or_yield_slow(void)
-{
-	for (;;) {
-		struct timespec until;
-		int err;
-
-		if (__atomic_load_n(&pp_g.forking, __ATOMIC_SEQ_CST))
-			return false;
-		pp_os_deadline(&until, YIELD_POLL_MS);
-		err = pthread_mutex_timedlock(&pp_g.lock, &until);
-		if (err == 0)
-			return true;
-		if (err != ETIMEDOUT)	/* cannot happen with our mutex types */
-			pp_os_sleep_ms(YIELD_POLL_MS);	/* poll: never an unbounded wait */
-	}
-}
-
-/*
- * pp_lock_for() - take the global lock as @flags allow: PP_TRY never,
- * PP_NOWAIT by trylock, 0 by blocking - or, in a call of the shim's malloc
- * family, until a fork() wants it.  On success the pending list has been
- * absorbed.  A refused trylock is counted.  errno is left alone.
- */
-bool pp_lock_for(unsigned flags)
-{
-	if (flags & PP_TRY)
-		return false;
-	pp_seen();
-	if (flags & PP_NOWAIT) {
-		if (!pp_trylock()) {
-			pp_event(trylock_fails, 1);
-			return false;
-		}
-	} else if (unlikely(pp_tls.yield)) {
-		if (!pp_trylock() && !lock_or_yield_slow())
-			return false;	/* errno untouched: a realloc that moves succeeds */
-	} else {
-		pp_lock();
-	}
-	pp_pending_absorb_locked();
-	return true;
-}
-
-/* Take the lock, however long it takes, and absorb the pending list. */
-void pp_lock_absorb(void)
-{
-	pp_seen();
-	pp_lock();
-	pp_pending_absorb_locked();
-}
 
 static void list_add(unsigned order, size_t idx)
 {
@@ -155,7 +62,7 @@ void *pp_buddy_alloc_locked(unsigned order, unsigned flags)
 				break;
 		if (k <= PP_MAX_ORDER)
 			break;
-		if ((flags & (PP_TRY | PP_NOWAIT)) || !pp_arena_grow_locked(order))
+		if ((flags & (PP_TRY | PP_NOWAIT)) || !pp_buddy_grow_locked(order))
 			return NULL;
 	}
 	idx = pp_g.head[k];
@@ -192,7 +99,7 @@ size_t pp_buddy_alloc_many_locked(unsigned order, unsigned flags, size_t want,
 				break;
 		if (k > PP_MAX_ORDER) {
 			if (got || (flags & (PP_TRY | PP_NOWAIT)) ||
-			    !pp_arena_grow_locked(order))
+			    !pp_buddy_grow_locked(order))
 				break;
 			continue;
 		}
@@ -239,24 +146,17 @@ void pp_buddy_free_locked(size_t idx, unsigned order)
 }
 
 /*
- * pp_buddy_alloc_reclaim_locked() - pp_buddy_alloc_locked(), and when a
- * flags-0 allocation finds nothing free and the arena cannot grow, give
- * back this thread's own cache (@tc, may be NULL) so that its blocks can
- * coalesce, and try once more.  Other threads' caches are theirs alone
- * (lock-free); they keep at most their high marks.
+ * pp_buddy_grow_locked() - grow the arena for a block of @order and put
+ * the new pages on the lists.  False, errno ENOMEM, when it cannot grow.
  */
-void *pp_buddy_alloc_reclaim_locked(struct pp_tcache *tc, unsigned order,
-				    unsigned flags)
+bool pp_buddy_grow_locked(unsigned order)
 {
-	void *p = pp_buddy_alloc_locked(order, flags);
+	size_t idx, npages;
 
-	if (p || !tc || (flags & (PP_TRY | PP_NOWAIT)))
-		return p;
-	pp_tcache_flush_locked(tc);
-	p = pp_buddy_alloc_locked(order, PP_NOWAIT);	/* growth was refused */
-	if (!p)
-		errno = ENOMEM;
-	return p;
+	if (!pp_arena_grow_locked(order, &idx, &npages))
+		return false;
+	pp_buddy_add_range_locked(idx, npages);
+	return true;
 }
 
 /* Hand [@idx, @idx+@npages) to the lists as maximal aligned blocks. */
@@ -364,22 +264,5 @@ void pp_pending_absorb_locked(void)
 				   __ATOMIC_RELAXED);
 		pp_buddy_free_locked(idx, order);
 		idx = next;
-	}
-}
-
-/*
- * pp_free_global_slow() - free a validated block to the global lists
- * without blocking: under a trylock, or through the pending list.
- * @tc: this call's cache for accounting, or NULL.
- */
-void pp_free_global_slow(struct pp_tcache *tc, void *p, struct pp_desc *d,
-			 unsigned order)
-{
-	pp_account(tc, -((size_t)1 << order));
-	if (pp_lock_for(PP_NOWAIT)) {
-		pp_buddy_free_locked(pp_index(p), order);
-		pp_unlock();
-	} else {
-		pp_pending_push(p, d);
 	}
 }

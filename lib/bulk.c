@@ -203,28 +203,11 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
  */
 static struct pp_desc *recheck(void *p)
 {
-	struct pp_desc *d = &pp_g.desc[pp_index(p)];
+	struct pp_desc *d = pp_desc_of(p);
 
 	if (unlikely(pp_state(d) != PP_PG_USED))
 		pp_bad_free_slow("pp_free_pages_bulk", p, 0);
 	return d;
-}
-
-/*
- * An entry that is not a plain USED page: the start of a run from the
- * LD_PRELOAD shim's malloc whose first block is a page (libpagepool-rcu
- * frees those here) sets *@runs; anything else is reported and aborts.
- */
-static void validate_slow(void *p, bool *runs)
-{
-	struct pp_desc *d = pp_desc_at(p);
-
-	if (d && pp_state(d) == PP_PG_USED && load_relaxed(&d->span)) {
-		pp_exact_pages("pp_free_pages_bulk", p);	/* checks the whole run */
-		*runs = true;
-		return;
-	}
-	pp_validate("pp_free_pages_bulk", p, 0);	/* reports, aborts */
 }
 
 /*
@@ -267,7 +250,7 @@ validate_rest_slow(void *const *e, void *const *end, bool *runs)
 		if (!*e)
 			nulls++;
 		else if (!quick_ok(*e, base, shift, npages, pp_g.desc))
-			validate_slow(*e, runs);
+			*runs |= pp_free_check_slow("pp_free_pages_bulk", *e);
 	}
 	return nulls;
 }
@@ -384,7 +367,7 @@ PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
 	if (!rest)
 		return;				/* nothing but NULLs */
 	if (runs) {
-		/* Runs from the shim's malloc among them: one at a time. */
+		/* Runs (the shim's malloc) among them: the single free takes each. */
 		for (i = 0; i < nr; i++)
 			if (pages[i])
 				pp_free_block("pp_free_pages_bulk", pages[i], 0);

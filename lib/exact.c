@@ -107,7 +107,7 @@ static void *alloc_large(size_t npages, unsigned order, unsigned flags)
 		errno = EAGAIN;
 		goto out;
 	}
-	p = pp_buddy_alloc_reclaim_locked(tc, order, flags);
+	p = pp_tcache_alloc_reclaim_locked(tc, order, flags);
 	if (p) {
 		idx = pp_index(p);
 		mark_range(idx, idx + npages);
@@ -193,7 +193,7 @@ void *pp_exact_alloc(size_t npages, unsigned align_order, unsigned flags)
 	}
 	if (!p)
 		return NULL;
-	store_relaxed(&pp_g.desc[pp_index(p)].span, (uint16_t)npages);
+	store_relaxed(&pp_desc_of(p)->span, (uint16_t)npages);
 	if (flags & PP_ZERO)
 		__builtin_memset(p, 0, npages << pp_g.page_shift);
 	return p;
@@ -240,6 +240,15 @@ size_t pp_exact_pages(const char *fn, const void *p)
 	return validate_run(fn, p);
 }
 
+/* Free the validated run of @n pages at @p. */
+static void free_run(void *p, size_t n)
+{
+	size_t idx = pp_index(p);
+
+	store_relaxed(&pp_g.desc[idx].span, 0);
+	free_pieces(n, idx, idx + n);
+}
+
 /**
  * pp_exact_free() - free the run starting at @p.
  * @fn: the caller, named in the report of a bad pointer.
@@ -248,10 +257,28 @@ size_t pp_exact_pages(const char *fn, const void *p)
  */
 void pp_exact_free(const char *fn, void *p)
 {
-	size_t n = validate_run(fn, p), idx = pp_index(p);
+	free_run(p, validate_run(fn, p));
+}
 
-	store_relaxed(&pp_g.desc[idx].span, 0);
-	free_pieces(n, idx, idx + n);
+/**
+ * pp_exact_run_slow() - a free of a run's start reached the core (alloc.c):
+ * its descriptor's span kept it off the fast path.  The core's one call up
+ * into this file: the core knows that a run is there, not how it is cut.
+ * @fn: the caller, named in the report of a bad pointer.
+ * @free: free the run; else only validate it (a bulk free, before it
+ *        writes anything).
+ *
+ * Context: as pp_free_pages(): never blocks, no system call.  Aborts with a
+ * message naming @fn when @p does not start a live run.
+ * Return: the run's page count.
+ */
+size_t pp_exact_run_slow(const char *fn, void *p, bool free)
+{
+	size_t n = validate_run(fn, p);
+
+	if (free)
+		free_run(p, n);
+	return n;
 }
 
 /**

@@ -31,47 +31,6 @@ static void stats_at_exit(void)
 }
 
 /*
- * The global lock spins briefly before it sleeps (glibc's adaptive mutex):
- * it is held for a few list operations, less than a futex sleep and wake-up.
- * bench/preload-bench (4 threads, 2 CPUs, median of 3): 440-465 ms against
- * 497-523 ms with a plain mutex.
- */
-static bool lock_attr(pthread_mutexattr_t *attr)
-{
-	if (pthread_mutexattr_init(attr))
-		return false;	/* the lock keeps its static initialiser */
-	if (!pp_g.opt.pi) {
-		pthread_mutexattr_settype(attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-		return true;
-	}
-	/* pi=1: a holder inherits the priority of its highest waiter. */
-	if (pthread_mutexattr_setprotocol(attr, PTHREAD_PRIO_INHERIT)) {
-		pp_msg("pi=1: this system has no priority-inheritance mutexes");
-		pthread_mutexattr_destroy(attr);
-		return false;
-	}
-	return true;
-}
-
-/* The global lock, made now: adaptive, or priority-inheriting with pi=1. */
-void pp_lock_init(void)
-{
-	pthread_mutexattr_t attr;
-	int err;
-
-	if (!lock_attr(&attr))
-		return;
-	err = pthread_mutex_init(&pp_g.lock, &attr);
-	pthread_mutexattr_destroy(&attr);
-	pp_g.lock_pi = pp_g.opt.pi && !err;
-	if (err) {
-		pp_msg("pi=1: cannot make a priority-inheritance lock (%s); using a plain one",
-		       pp_errname(err));
-		pthread_mutex_init(&pp_g.lock, NULL);
-	}
-}
-
-/*
  * Start-up state.  Each step that registers something or reserves the
  * arena is done once per process, so a start-up that failed half way (the
  * prefault, say) and is tried again repeats only what did not happen.
@@ -96,7 +55,7 @@ static bool try_init(void)
 	if (pp_g.opt.stats)
 		pp_os_keep_stderr();	/* once, of the first try */
 	pp_g.page_shift = (unsigned)__builtin_ctzl(pp_os_page_size());
-	if (pp_g.page_shift != PP_SHIFT) {	/* internal.h fixes it on x86 */
+	if (pp_g.page_shift != PP_SHIFT) {	/* hot.h fixes it on x86 */
 		init_fail("the system page size is %zu bytes; this build assumes %zu",
 			  pp_os_page_size(), (size_t)1 << PP_SHIFT);
 		return false;
@@ -134,7 +93,11 @@ static bool try_init(void)
 		bool ok;
 
 		pp_lock();
-		ok = pp_arena_prefault_locked(pp_g.opt.prefault);
+		ok = true;
+		while (ok && pp_g.committed_bytes < pp_g.opt.prefault)
+			ok = pp_buddy_grow_locked(0);
+		if (ok)
+			pp_arena_populate();
 		pp_unlock();
 		if (!ok) {
 			init_fail("prefault=%zu: cannot commit that much: %s", pp_g.opt.prefault,
@@ -150,7 +113,7 @@ static bool try_init(void)
 			atexit(stats_at_exit);
 	}
 	if (pp_g.opt.verbose)
-		pp_options_print(&pp_g.opt);
+		pp_options_print(&pp_g.opt, pp_g.npages_max << pp_g.page_shift);
 	return true;
 }
 

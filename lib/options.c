@@ -2,10 +2,12 @@
 /*
  * options.c - settings: defaults, PAGEPOOL_CONF, pp_configure().
  *
- * Owns: the key=value syntax, the table of keys, validation and the
- * precedence defaults < PAGEPOOL_CONF < pp_configure().  A string is applied
- * whole or not at all; every rejection names the key or value.  Options are
- * frozen when the pool initialises (pp_options_freeze()).
+ * Owns: the key=value syntax, validation and the precedence defaults <
+ * PAGEPOOL_CONF < pp_configure().  The keys are options.h's table: the
+ * defaults, the parser's key list, the range checks and the verbose=1 line
+ * here are expanded from it.  A string is applied whole or not at all;
+ * every rejection names the key or value.  Options are frozen when the
+ * pool initialises (pp_options_freeze()); pp_option() is query.c's.
  */
 #include "config.h"
 
@@ -16,61 +18,18 @@
 
 #include "internal.h"
 
-/*
- * Defaults, from bench/tune-cache.sh (README "Tuning the caches"): moving
- * 128 pages per lock hold halves the cost of a page freed on another thread
- * against 64, at the same memory; high = 512 is faster again but (with the
- * mark fixed, high_max = high) doubles what an idle thread can hoard (high
- * pages of order 0, ~1.9 * high over all cached orders).
- */
-#define PP_DEF_HIGH	256
-#define PP_DEF_BATCH	128
-/*
- * A cache that alternates between refills and drains grows towards this
- * (tcache.c): 1024 pages hold a 512-page burst and its refill batch, so the
- * latency workload of bench/pagepool-bench stops taking the lock; tcmalloc
- * sizes its thread caches the same way (slow start, bounded).
- */
-#define PP_DEF_HIGH_MAX	1024
-#define PP_DEF_ARENA	((size_t)64 << 30)
-#define PP_DEF_GROW	((size_t)4 << 20)
-#define PP_MAX_HIGH	65536
-/* libpagepool-rcu (include/pagepool/rcu.h): its keys live here too, so one
- * parser and one precedence rule cover the whole of PAGEPOOL_CONF. */
-#define PP_DEF_RCU_DELAY_MS	1000
-#define PP_MAX_RCU_DELAY_MS	3600000
-#define PP_DEF_RCU_SPARES	4
-#define PP_MAX_RCU_SPARES	64
-/* Pool pages a thread may have waiting for liburcu's callbacks (rcu/free.c). */
-#define PP_DEF_RCU_INFLIGHT	((size_t)64 << 20)
-
 enum kind { K_COUNT, K_BYTES, K_BOOL };
 
+/* The keys, from the table: name, kind, field. */
 static const struct key {
 	const char *name;
 	enum kind kind;
 	size_t off;
 } keys[] = {
-	{ "high",    K_COUNT, offsetof(struct pp_options, high) },
-	{ "batch",   K_COUNT, offsetof(struct pp_options, batch) },
-	{ "high_max", K_COUNT, offsetof(struct pp_options, high_max) },
-	{ "arena",   K_BYTES, offsetof(struct pp_options, arena) },
-	{ "cap",     K_BYTES, offsetof(struct pp_options, cap) },
-	{ "grow",    K_BYTES, offsetof(struct pp_options, grow) },
-	{ "stats",   K_BOOL,  offsetof(struct pp_options, stats) },
-	{ "verbose", K_BOOL,  offsetof(struct pp_options, verbose) },
-	{ "rcu_delay_ms", K_COUNT, offsetof(struct pp_options, rcu_delay_ms) },
-	{ "rcu_spares",   K_COUNT, offsetof(struct pp_options, rcu_spares) },
-	{ "rcu_blocks",   K_BOOL,  offsetof(struct pp_options, rcu_blocks) },
-	{ "rcu_inflight", K_BYTES, offsetof(struct pp_options, rcu_inflight) },
-	{ "preload_min",  K_BYTES, offsetof(struct pp_options, preload_min) },
-	{ "pi",        K_BOOL,  offsetof(struct pp_options, pi) },
-	{ "mlock",     K_BOOL,  offsetof(struct pp_options, mlock) },
-	{ "prefault",  K_BYTES, offsetof(struct pp_options, prefault) },
-	{ "hugepages", K_BOOL,  offsetof(struct pp_options, hugepages) },
-	{ "retain",    K_BYTES, offsetof(struct pp_options, retain) },
-	{ "trim_ms",   K_COUNT, offsetof(struct pp_options, trim_ms) },
-	{ "madv_free", K_BOOL,  offsetof(struct pp_options, madv_free) },
+#define KEY_ROW(name, kind, def, min, max, doc) \
+	{ #name, K_##kind, offsetof(struct pp_options, name) },
+	PP_OPTIONS(KEY_ROW)
+#undef KEY_ROW
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -80,17 +39,9 @@ static bool env_read, frozen;
 static void options_defaults(struct pp_options *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->high = PP_DEF_HIGH;
-	o->batch = PP_DEF_BATCH;
-	o->high_max = PP_DEF_HIGH_MAX;
-	o->arena = PP_DEF_ARENA;
-	o->grow = PP_DEF_GROW;
-	o->rcu_delay_ms = PP_DEF_RCU_DELAY_MS;
-	o->rcu_spares = PP_DEF_RCU_SPARES;
-	o->rcu_blocks = true;
-	o->rcu_inflight = PP_DEF_RCU_INFLIGHT;
-	o->preload_min = pp_os_page_size();
-	o->trim_ms = 1000;
+#define SET_DEFAULT(name, kind, def, min, max, doc) o->name = (def);
+	PP_OPTIONS(SET_DEFAULT)
+#undef SET_DEFAULT
 }
 
 /* Parse an unsigned number with an optional K/M/G/T suffix (bytes only). */
@@ -145,32 +96,36 @@ static int parse_bool(const char *s, size_t len, bool *out)
 	return -1;
 }
 
-/* Cross-key checks and rounding; @who names the caller in messages. */
+/* @v outside [@min, @max]: say so, naming the key. */
+static bool out_of_range(const char *who, const char *name, enum kind kind, size_t v,
+			 size_t min, size_t max)
+{
+	const char *unit = kind == K_BYTES ? " bytes" : "";
+
+	if (v >= min && v <= max)
+		return false;
+	if (max == SIZE_MAX)
+		pp_msg("%s: %s=%zu is out of range (%zu or more%s)", who, name, v, min, unit);
+	else
+		pp_msg("%s: %s=%zu is out of range (%zu..%zu%s)", who, name, v, min, max, unit);
+	return true;
+}
+
+/* Every key's range (the table), then checks between keys, and rounding. */
 static int finish(struct pp_options *o, const char *who)
 {
-	size_t block = pp_os_page_size() << PP_MAX_ORDER;
+	size_t block = PP_ARENA_MIN;
 
-	if (o->high == 0 || o->high > PP_MAX_HIGH) {
-		pp_msg("%s: high=%zu is out of range (1..%d)", who, o->high, PP_MAX_HIGH);
+#define CHECK_RANGE(name, kind, def, min, max, doc) \
+	if (out_of_range(who, #name, K_##kind, o->name, (min), (max))) \
 		return -1;
-	}
-	if (o->high_max > PP_MAX_HIGH) {
-		pp_msg("%s: high_max=%zu is out of range (0..%d)", who, o->high_max, PP_MAX_HIGH);
-		return -1;
-	}
-	if (o->batch == 0 || o->batch > o->high) {
+	PP_OPTIONS(CHECK_RANGE)
+#undef CHECK_RANGE
+	if (o->batch > o->high) {
 		pp_msg("%s: batch=%zu is out of range (1..high=%zu)", who, o->batch, o->high);
 		return -1;
 	}
-	/* Page indices are 32-bit and UINT32_MAX ends a list: < 2^32 pages. */
-	size_t max_arena = (((size_t)1 << 32) - ((size_t)1 << PP_MAX_ORDER)) * pp_os_page_size();
-
-	if (o->arena < block || o->arena > max_arena) {
-		pp_msg("%s: arena=%zu is out of range (%zu .. %zu bytes)", who, o->arena,
-		       block, max_arena);
-		return -1;
-	}
-	if (o->grow == 0 || o->grow > o->arena) {
+	if (o->grow > o->arena) {
 		pp_msg("%s: grow=%zu is out of range (1 .. arena=%zu bytes)", who, o->grow, o->arena);
 		return -1;
 	}
@@ -178,24 +133,10 @@ static int finish(struct pp_options *o, const char *who)
 		pp_msg("%s: cap=%zu is larger than arena=%zu", who, o->cap, o->arena);
 		return -1;
 	}
-	if (o->rcu_delay_ms == 0 || o->rcu_delay_ms > PP_MAX_RCU_DELAY_MS) {
-		pp_msg("%s: rcu_delay_ms=%zu is out of range (1..%d)", who, o->rcu_delay_ms,
-		       PP_MAX_RCU_DELAY_MS);
-		return -1;
-	}
-	if (o->rcu_spares > PP_MAX_RCU_SPARES) {
-		pp_msg("%s: rcu_spares=%zu is out of range (0..%d)", who, o->rcu_spares,
-		       PP_MAX_RCU_SPARES);
-		return -1;
-	}
 	if (o->prefault > o->arena || (o->cap && o->prefault > o->cap)) {
 		pp_msg("%s: prefault=%zu is larger than %s=%zu", who, o->prefault,
 		       o->cap && o->cap < o->arena ? "cap" : "arena",
 		       o->cap && o->cap < o->arena ? o->cap : o->arena);
-		return -1;
-	}
-	if (o->preload_min == 0) {
-		pp_msg("%s: preload_min=0 is out of range (1 byte or more)", who);
 		return -1;
 	}
 	o->arena = (o->arena + block - 1) & ~(block - 1);
@@ -330,44 +271,53 @@ PP_API int pp_configure(const char *conf)
 	return ret;
 }
 
-PP_API int pp_option(const char *key, size_t *value)
+/*
+ * pp_options_find() - the index of @key in the table, or -1 after a message
+ * naming @who and listing the keys there are.
+ */
+int pp_options_find(const char *who, const char *key)
 {
-	const struct key *k;
+	const struct key *k = find_key(key, strlen(key));
 
-	if (!key || !value) {
-		pp_msg("pp_option: %s is NULL", key ? "value" : "key");
-		errno = EINVAL;
-		return -1;
-	}
-	k = find_key(key, strlen(key));
 	if (!k) {
-		unknown_key("pp_option", key, strlen(key));
-		errno = ENOENT;
+		unknown_key(who, key, strlen(key));
 		return -1;
 	}
-	if (!pp_init())
-		return -1;			/* errno ENOMEM, message printed */
-	/* Frozen since pp_init(): no lock needed to read. */
-	if (k->kind == K_BOOL)
-		*value = *(const bool *)((const char *)&pp_g.opt + k->off);
-	else
-		*value = *(const size_t *)((const char *)&pp_g.opt + k->off);
-	return 0;
+	return (int)(k - keys);
 }
 
-void pp_options_print(const struct pp_options *o)
+/* The value of key @i of @o (booleans as 0/1). */
+size_t pp_options_value(const struct pp_options *o, int i)
 {
-	size_t arena = pp_g.npages_max << pp_g.page_shift;	/* what was reserved */
+	const char *field = (const char *)o + keys[i].off;
 
-	if (arena < o->arena)
+	return keys[i].kind == K_BOOL ? *(const bool *)field : *(const size_t *)field;
+}
+
+/*
+ * pp_options_print() - verbose=1: every key's effective value, in the
+ * table's order, on one line: arena says what was reserved (@arena_bytes),
+ * and high_max what a cache grows to.
+ */
+void pp_options_print(const struct pp_options *o, size_t arena_bytes)
+{
+	char line[1024];
+	size_t n = 0;
+
+	if (arena_bytes < o->arena)
 		pp_msg("arena: %zu bytes reserved, not %zu: what fits the address space "
-		       "this process may map (RLIMIT_AS) or the OS grants", arena, o->arena);
-	pp_msg("settings: high=%zu high_max=%zu batch=%zu arena=%zu cap=%zu%s grow=%zu stats=%d verbose=%d "
-	       "rcu_delay_ms=%zu rcu_spares=%zu rcu_blocks=%d rcu_inflight=%zu preload_min=%zu "
-	       "pi=%d mlock=%d prefault=%zu hugepages=%d retain=%zu trim_ms=%zu madv_free=%d page_size=%zu max_order=%d desc=%zuB/page",
-	       o->high, o->high_max > o->high ? o->high_max : o->high, o->batch, arena, o->cap, o->cap ? "" : " (none)",
-	       o->grow, o->stats, o->verbose, o->rcu_delay_ms, o->rcu_spares, o->rcu_blocks,
-	       o->rcu_inflight,
-	       o->preload_min, o->pi, o->mlock, o->prefault, o->hugepages, o->retain, o->trim_ms, o->madv_free,
-	       pp_g.page_size, PP_MAX_ORDER, sizeof(struct pp_desc));
+		       "this process may map (RLIMIT_AS) or the OS grants", arena_bytes, o->arena);
+	for (size_t i = 0; i < NKEYS && n < sizeof(line); i++) {
+		size_t v = pp_options_value(o, (int)i);
+
+		if (keys[i].off == offsetof(struct pp_options, arena))
+			v = arena_bytes;
+		else if (keys[i].off == offsetof(struct pp_options, high_max) && v < o->high)
+			v = o->high;
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%zu%s", keys[i].name, v,
+				      keys[i].off == offsetof(struct pp_options, cap) && !v ?
+				      " (none)" : "");
+	}
+	pp_msg("settings:%s page_size=%zu max_order=%d desc=%zuB/page", line,
+	       pp_os_page_size(), PP_MAX_ORDER, sizeof(struct pp_desc));
 }

@@ -4,7 +4,7 @@
  * pp_reserve_create(), pp_reserve_alloc(), pp_reserve_free(),
  * pp_reserve_resize(), pp_reserve_destroy().
  *
- * Owns: struct pp_reserve.  A reserve's pages stay USED blocks, counted in
+ * Owns: struct pp_reserve (reserve-internal.h).  A reserve's pages stay USED blocks, counted in
  * pp_g.reserved rather than in_use (pp_reserved_move()).  They sit in slots,
  * 8 bytes each {next, page index}, on two Treiber stacks: full (slots holding
  * a page) and empty (slots with room).  Taking a page pops a full slot and
@@ -27,19 +27,9 @@
  * while a block is USED: a second pp_reserve_free() of it is caught.
  * Waiters (flags 0, reserve empty, pool exhausted) sleep on a semaphore that
  * a free posts only when someone waits (sem_post is async-signal-safe), and
- * poll the pool every RES_POLL_MS for pages freed there.
- *
- * fork(): every reserve is on a list, and the prepare handler takes the
- * list's lock and each reserve's resize_lock, so no create, resize or
- * destroy is half done in the child.  Their holders wait for nothing but
- * the pool's lock (taken after these, by fork.c's handler, which runs
- * later) and frees, which never wait.  A take or a free in another thread
- * may still be between its two stack operations at the fork: the child
- * rebuilds both stacks from the slots in service, by their page field - a
- * slot holds a page's index exactly while it is full (res_take() clears it
- * before it pushes the slot empty) - and recounts pp_g.reserved, before
- * the pool's repair walk recounts the pages in use from it.  A page a lost
- * thread had in hand is in use in the child, like any page it held.
+ * poll the pool every RES_POLL_MS for pages freed there.  fork(): the
+ * list of reserves and the child's rebuild of their stacks are
+ * reserve-fork.c's.
  */
 #include "config.h"
 
@@ -49,80 +39,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
-#include "pagepool/reserve.h"
+#include "reserve-internal.h"
 
-#define RES_MAGIC	0x52455356u	/* "RESV" */
-#define PP_RESERVED	0xfffffffeu	/* desc.prev of a page held by a reserve */
-#define RES_CHUNKS	(PP_MAX_ORDER + 2)	/* chunk c >= 1 is of order c - 1 */
-#define RES_POLL_MS	10
-
-struct slot {
-	uint32_t next;		/* next slot on its stack or the spare list */
-	uint32_t page;		/* page index, while on the full stack */
-};
-
-struct pp_reserve {
-	/* Read-mostly. */
-	uint32_t magic;
-	unsigned base_shift;		/* chunk 0 holds 1 << base_shift slots */
-	struct slot *chunk[RES_CHUNKS];	/* set once, before any of its slots is used */
-
-	uint64_t full __attribute__((aligned(64)));	/* {generation, slot} */
-	uint64_t empty __attribute__((aligned(64)));
-
-	unsigned waiters __attribute__((aligned(64)));	/* in res_wait() */
-	sem_t wake;
-	struct cds_list_head link;	/* on res_all, under res_all_lock */
-	pthread_mutex_t resize_lock;	/* guards the rest */
-	size_t min_pages;		/* slots in service (on the stacks) */
-	uint32_t nslots;		/* slots made */
-	uint32_t spare;			/* slots out of service */
-};
-
-/* The struct and chunk 0 share a page: both halves of the smallest page. */
-_Static_assert(sizeof(struct pp_reserve) <= 2048, "struct pp_reserve too large");
-
-/* Every live reserve, for the fork handlers. */
-static CDS_LIST_HEAD(res_all);
-static pthread_mutex_t res_all_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* ---- slots and the two stacks -------------------------------------- */
-
-static inline struct slot *slot_at(const struct pp_reserve *r, uint32_t s)
-{
-	size_t q = ((size_t)s >> r->base_shift) + 1;
-	unsigned c = (unsigned)(63 - __builtin_clzll(q));
-	size_t off = s - ((((size_t)1 << c) - 1) << r->base_shift);
-
-	return &load_relaxed(&r->chunk[c])[off];
-}
-
-static inline uint32_t stack_pop(const struct pp_reserve *r, uint64_t *head)
-{
-	uint64_t old = __atomic_load_n(head, __ATOMIC_SEQ_CST), new;
-
-	do {
-		uint32_t s = (uint32_t)old;
-
-		if (s == PP_NIL)
-			return PP_NIL;
-		new = ((old >> 32) + 1) << 32 | load_relaxed(&slot_at(r, s)->next);
-	} while (!__atomic_compare_exchange_n(head, &old, new, true, __ATOMIC_SEQ_CST,
-					      __ATOMIC_SEQ_CST));
-	return (uint32_t)old;
-}
-
-static inline void stack_push(const struct pp_reserve *r, uint64_t *head, uint32_t s)
-{
-	uint64_t old = __atomic_load_n(head, __ATOMIC_RELAXED), new;
-
-	do {
-		store_relaxed(&slot_at(r, s)->next, (uint32_t)old);
-		new = ((old >> 32) + 1) << 32 | s;
-	} while (!__atomic_compare_exchange_n(head, &old, new, true, __ATOMIC_SEQ_CST,
-					      __ATOMIC_RELAXED));
-}
+/* ---- taking and giving back ------------------------------------------ */
 
 /* Wake up to @n waiters; the seq_cst pair with res_wait() loses none. */
 static void res_wake(struct pp_reserve *r, size_t n)
@@ -244,7 +163,7 @@ static bool chain_fill(struct pp_reserve *r, uint32_t s)
 
 		if (!p)
 			return false;
-		store_relaxed(&pp_g.desc[pp_index(p)].prev, PP_RESERVED);
+		store_relaxed(&pp_desc_of(p)->prev, PP_RESERVED);
 		store_relaxed(&slot_at(r, s)->page, (uint32_t)pp_index(p));
 	}
 	return true;
@@ -334,91 +253,6 @@ static void res_shrink(struct pp_reserve *r, size_t n)
 	}
 }
 
-/* ---- fork ---------------------------------------------------------- */
-
-/*
- * Each reserve on res_all.  By the links, not cds_list_for_each_entry():
- * its end test makes a struct pp_reserve pointer of the list head itself,
- * which the struct's 64-byte alignment makes undefined (UBSan says so).
- */
-#define for_each_reserve(pos, r) \
-	for ((pos) = res_all.next; \
-	     (pos) != &res_all && ((r) = cds_list_entry((pos), struct pp_reserve, link)); \
-	     (pos) = (pos)->next)
-
-/*
- * fork.c's handlers call these: prepare before the pool's lock is taken (a
- * resize waited for may still need it), child before the pool's repair
- * (which counts in-use pages from pp_g.reserved).
- */
-void pp_reserve_atfork_prepare(void)
-{
-	struct cds_list_head *pos;
-	struct pp_reserve *r;
-
-	pthread_mutex_lock(&res_all_lock);
-	for_each_reserve(pos, r)
-		pthread_mutex_lock(&r->resize_lock);
-}
-
-void pp_reserve_atfork_parent(void)
-{
-	struct cds_list_head *pos;
-	struct pp_reserve *r;
-
-	for_each_reserve(pos, r)
-		pthread_mutex_unlock(&r->resize_lock);
-	pthread_mutex_unlock(&res_all_lock);
-}
-
-/* Mark the spare slots (their page field: only the child reads it now). */
-#define SLOT_SPARE	(PP_NIL - 1)
-
-/* The child: @r's stacks from its slots in service; the pages it holds. */
-static size_t res_rebuild(struct pp_reserve *r)
-{
-	size_t held = 0;
-
-	for (uint32_t s = r->spare; s != PP_NIL; s = slot_at(r, s)->next)
-		slot_at(r, s)->page = SLOT_SPARE;
-	r->full = r->empty = PP_NIL;
-	for (uint32_t s = 0; s < r->nslots; s++) {
-		struct slot *sl = slot_at(r, s);
-
-		if (sl->page == SLOT_SPARE)
-			continue;
-		if (sl->page == PP_NIL) {
-			stack_push(r, &r->empty, s);
-		} else {
-			stack_push(r, &r->full, s);
-			held++;
-		}
-	}
-	/* The spare list again, in the same order (its links were kept). */
-	for (uint32_t s = r->spare; s != PP_NIL; s = slot_at(r, s)->next)
-		slot_at(r, s)->page = PP_NIL;
-	r->waiters = 0;			/* the waiting threads are not here */
-	sem_destroy(&r->wake);
-	sem_init(&r->wake, 0, 0);
-	return held;
-}
-
-/* The child: true if there are reserves (the pool's repair must run). */
-bool pp_reserve_atfork_child(void)
-{
-	struct cds_list_head *pos;
-	struct pp_reserve *r;
-	size_t held = 0;
-
-	for_each_reserve(pos, r) {
-		held += res_rebuild(r);
-		pthread_mutex_unlock(&r->resize_lock);	/* this thread's: see fork.c */
-	}
-	pthread_mutex_unlock(&res_all_lock);
-	store_relaxed(&pp_g.reserved, held);
-	return !cds_list_empty(&res_all);
-}
-
 static void res_free_struct(struct pp_reserve *r)
 {
 	for (unsigned c = 1; c < RES_CHUNKS; c++)
@@ -454,9 +288,9 @@ PP_API struct pp_reserve *pp_reserve_create(size_t min_pages)
 		errno = ENOMEM;
 		return NULL;
 	}
-	pthread_mutex_lock(&res_all_lock);
-	cds_list_add(&r->link, &res_all);
-	pthread_mutex_unlock(&res_all_lock);
+	pp_reserves_lock();
+	pp_reserve_link(r);
+	pp_reserves_unlock();
 	return r;
 }
 
@@ -489,12 +323,12 @@ PP_API void pp_reserve_destroy(struct pp_reserve *r)
 		return;
 	res_check("pp_reserve_destroy", r);
 	/* Frees only, which never wait: a fork() sees the reserve whole or gone. */
-	pthread_mutex_lock(&res_all_lock);
-	cds_list_del(&r->link);
+	pp_reserves_lock();
+	pp_reserve_unlink(r);
 	while ((s = stack_pop(r, &r->full)) != PP_NIL)
 		res_release(load_relaxed(&slot_at(r, s)->page));
 	res_free_struct(r);
-	pthread_mutex_unlock(&res_all_lock);
+	pp_reserves_unlock();
 }
 
 /* ---- alloc and free --------------------------------------------------- */

@@ -55,7 +55,7 @@ PP_API void pp_stats(struct pp_stats *out, size_t out_size)
 		return;
 	}
 	memset(&s, 0, sizeof(s));
-	s.page_size = pp_page_size();
+	s.page_size = pp_page_size_any();
 	s.desc_bytes = sizeof(struct pp_desc);
 	if (__atomic_load_n(&pp_g.ready, __ATOMIC_ACQUIRE)) {
 		s.arena_bytes = pp_g.npages_max << pp_g.page_shift;

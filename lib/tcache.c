@@ -5,7 +5,7 @@
  * Owns: the thread-local pointer, creating a thread's cache, refill and
  * drain (one lock hold per batch), pp_thread_drain(), the thread-exit
  * destructor and the registry of caches that pp_stats() and fork() walk.
- * The pop and push themselves are inline in internal.h.
+ * The pop and push themselves are inline in hot.h.
  *
  * A cache lives in pool pages taken from the buddy lists while the lock is
  * held, so making one needs neither malloc nor a system call.  Its mark per
@@ -79,7 +79,7 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 	tc = pp_buddy_alloc_locked(order, flags);
 	if (!tc)
 		return NULL;
-	pp_set_state(&pp_g.desc[pp_index(tc)], PP_PG_META);
+	pp_set_state(pp_desc_of(tc), PP_PG_META);
 	pp_g.cache_meta += (size_t)1 << order;
 
 	memset(tc, 0, sizeof(*tc));
@@ -102,12 +102,20 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 }
 
 /*
- * pp_tcache_refill_slow() - the cache of @order is empty: count the miss,
- * then (unless PP_TRY) take one batch from the global lists under one lock
- * hold and return one block of it.  @tc may be NULL (no cache yet).
- * Context: not re-entrant (pp_tls.busy held by this call).
+ * may_block_done() - the slow-path hook: what a path of the caches that may
+ * block does last, with the lock dropped - the automatic trim (retain=,
+ * trim.c).  Called by a flags-0 refill and by a thread's exit; errno kept.
  */
-void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
+static void may_block_done(void)
+{
+	int err = errno;
+
+	pp_trim_auto();
+	errno = err;
+}
+
+/* pp_tcache_refill_slow() without the hook. */
+static void *refill(struct pp_tcache *tc, unsigned order, unsigned flags)
 {
 	uint32_t n, want;
 	size_t got;
@@ -145,10 +153,10 @@ void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags
 					 PP_PG_CACHED);
 	if (got == 0 && n == 0) {
 		/* Nothing free and no growth: this cache's other orders may help. */
-		void *q = pp_buddy_alloc_reclaim_locked(tc, order, flags);
+		void *q = pp_tcache_alloc_reclaim_locked(tc, order, flags);
 
 		if (q) {
-			pp_set_state(&pp_g.desc[pp_index(q)], PP_PG_CACHED);
+			pp_set_state(pp_desc_of(q), PP_PG_CACHED);
 			tc->stack[order][0] = q;
 			got = 1;
 		}
@@ -163,12 +171,28 @@ void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags
 	pp_event(refills, 1);
 	p = tc->stack[order][--n];
 	store_relaxed(&tc->count[order], n);
-	pp_set_state(&pp_g.desc[pp_index(p)], PP_PG_USED);
+	pp_set_state(pp_desc_of(p), PP_PG_USED);
 	pp_account(tc, (size_t)1 << order);
 	return p;
 again:
 	errno = EAGAIN;
 	return NULL;
+}
+
+/*
+ * pp_tcache_refill_slow() - the cache of @order is empty: count the miss,
+ * then (unless PP_TRY) take one batch from the global lists under one lock
+ * hold and return one block of it.  @tc may be NULL (no cache yet).  A
+ * flags-0 call then runs the slow-path hook.
+ * Context: not re-entrant (pp_tls.busy held by this call).
+ */
+void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
+{
+	void *p = refill(tc, order, flags);
+
+	if (!(flags & (PP_TRY | PP_NOWAIT)))
+		may_block_done();	/* retain=: a flags-0 allocation may block */
+	return p;
 }
 
 /*
@@ -200,7 +224,7 @@ void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 		pp_unlock();
 	} else {
 		for (i = 0; i < n; i++)
-			pp_pending_push(s[i], &pp_g.desc[pp_index(s[i])]);
+			pp_pending_push(s[i], pp_desc_of(s[i]));
 	}
 	memmove(s, s + n, (count - n) * sizeof(*s));
 	store_relaxed(&tc->count[order], count - n);
@@ -208,10 +232,10 @@ void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 }
 
 /*
- * pp_tcache_flush_locked() - return every block @tc holds to the global
- * lists (they may coalesce there); the cache itself stays.
+ * flush_locked() - return every block @tc holds to the global lists (they
+ * may coalesce there); the cache itself stays.
  */
-void pp_tcache_flush_locked(struct pp_tcache *tc)
+static void flush_locked(struct pp_tcache *tc)
 {
 	unsigned k;
 
@@ -224,10 +248,31 @@ void pp_tcache_flush_locked(struct pp_tcache *tc)
 	}
 }
 
+/*
+ * pp_tcache_alloc_reclaim_locked() - pp_buddy_alloc_locked(), and when a
+ * flags-0 allocation finds nothing free and the arena cannot grow, flush
+ * this thread's own cache (@tc, may be NULL) to the lists so that its
+ * blocks can coalesce, and try once more.  Other threads' caches are theirs alone
+ * (lock-free); they keep at most their high marks.
+ */
+void *pp_tcache_alloc_reclaim_locked(struct pp_tcache *tc, unsigned order,
+				     unsigned flags)
+{
+	void *p = pp_buddy_alloc_locked(order, flags);
+
+	if (p || !tc || (flags & (PP_TRY | PP_NOWAIT)))
+		return p;
+	flush_locked(tc);
+	p = pp_buddy_alloc_locked(order, PP_NOWAIT);	/* growth was refused */
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
 /* Return everything @tc holds, and its storage; unregister it. */
 void pp_tcache_release_locked(struct pp_tcache *tc)
 {
-	pp_tcache_flush_locked(tc);
+	flush_locked(tc);
 	cds_list_del(&tc->link);
 	pp_g.nthreads--;
 	pp_g.retired_hits += load_relaxed(&tc->hits);
@@ -266,7 +311,7 @@ void pp_tcache_thread_exit(void *arg)
 	if (!pp_enter())
 		return;		/* exiting from a handler that interrupted pagepool */
 	release_own();
-	pp_trim_auto();		/* retain=: a thread exit may block */
+	may_block_done();	/* retain=: a thread exit may block */
 	pp_leave();
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "testhooks.h"
 
 /*
  * The global lock's futex word (glibc's public mutex layout), read while

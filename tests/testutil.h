@@ -26,6 +26,7 @@
 
 #include "pagepool.h"
 #include "internal.h"
+#include "testhooks.h"
 #include "checkutil.h"
 
 static inline struct pp_stats get_stats(void)

@@ -71,8 +71,8 @@ static void free_expired(void)
 			if (i == 0) {
 				b = ppr_take_expired(t);
 			} else {
-				b = ld_relaxed(&t->drain);
-				st_relaxed(&t->drain, NULL);
+				b = load_relaxed(&t->drain);
+				store_relaxed(&t->drain, NULL);
 			}
 			if (b) {
 				for (last = b; last->next; last = last->next)
@@ -81,7 +81,7 @@ static void free_expired(void)
 				all = b;
 			}
 		}
-		st_release(&t->steal, 0);
+		store_release(&t->steal, 0);
 	}
 	pthread_mutex_unlock(&ppr.lock);
 	ppr_reclaim_list(all);

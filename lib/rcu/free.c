@@ -46,7 +46,7 @@ static inline int validate(const char *fn, const void *ptr)
 static void queue_head(void *ptr, struct rcu_head *head)
 {
 	struct ppr_hnode node = { .ptr = ptr };
-	struct rcu_head *old = ld_relaxed(&ppr.heads);
+	struct rcu_head *old = load_relaxed(&ppr.heads);
 
 	do {
 		node.next = old;
@@ -101,7 +101,7 @@ static struct ppr_block *start_block_slow(struct ppr_thread *t, void *ptr,
 		if (!b)
 			return NULL;
 	}
-	st_relaxed(&t->cur_birth, ppr_now_ms());
+	store_relaxed(&t->cur_birth, ppr_now_ms());
 	__atomic_fetch_add(&ppr.partials, 1, __ATOMIC_SEQ_CST);
 	ppr_monitor_kick_if_idle();
 	return b;
@@ -125,14 +125,14 @@ static void queue(void *ptr, struct rcu_head *head, int order)
 		}
 	}
 	ppr_own(t);
-	b = ld_relaxed(&t->cur);
+	b = load_relaxed(&t->cur);
 	if (unlikely(b == PPR_EMPTY)) {
 		b = start_block_slow(t, ptr, head);
 		if (!b) {
 			ppr_unown(t);
 			return;			/* queued through @head, or freed */
 		}
-		st_release(&t->cur, b);		/* after cur_birth, for the monitor */
+		store_release(&t->cur, b);		/* after cur_birth, for the monitor */
 	}
 	b->ptrs[b->count++] = ptr;
 	if (order >= 0)
@@ -140,9 +140,9 @@ static void queue(void *ptr, struct rcu_head *head, int order)
 	if (unlikely(b->count == ppr.cap)) {
 		help = ppr_seal(t, b);
 		__atomic_fetch_sub(&ppr.partials, 1, __ATOMIC_RELAXED);
-		st_relaxed(&t->cur, PPR_EMPTY);
+		store_relaxed(&t->cur, PPR_EMPTY);
 	}
-	if (ld_relaxed(&t->drain) || ld_relaxed(&t->expired))
+	if (load_relaxed(&t->drain) || load_relaxed(&t->expired))
 		ppr_drain_one(t);		/* one in, one out */
 	ppr_unown(t);
 	if (unlikely(help) && !head)

@@ -101,7 +101,7 @@ static __thread bool fork_work_held;
 
 static void atfork_prepare(void)
 {
-	const struct rcu_flavor_struct *f = ld_acquire(&ppr.flavor);
+	const struct rcu_flavor_struct *f = load_acquire(&ppr.flavor);
 	bool was_online = false, in_section = false;
 
 	if (f && f->read_ongoing()) {
@@ -210,7 +210,7 @@ PP_API int pp_rcu_init(const struct rcu_flavor_struct *flavor)
 	}
 	ppr_fence_init();
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	st_release(&ppr.flavor, flavor);
+	store_release(&ppr.flavor, flavor);
 out:
 	pthread_mutex_unlock(&ppr.lock);
 	return ret;

@@ -59,10 +59,10 @@ static bool due(struct ppr_thread *t, bool force, uint64_t now, uint64_t *due_mi
 
 	if (force)
 		return true;		/* a barrier also waits for a call in progress */
-	if (ld_acquire(&t->cur) != PPR_EMPTY)
-		cur_due = past(ld_relaxed(&t->cur_birth) + half, now, due_min);
-	if (ld_relaxed(&t->drain))
-		drain_due = past(ld_relaxed(&t->drain_at) + half, now, due_min);
+	if (load_acquire(&t->cur) != PPR_EMPTY)
+		cur_due = past(load_relaxed(&t->cur_birth) + half, now, due_min);
+	if (load_relaxed(&t->drain))
+		drain_due = past(load_relaxed(&t->drain_at) + half, now, due_min);
 	return cur_due || drain_due;
 }
 
@@ -71,9 +71,9 @@ static bool expired_due(struct ppr_thread *t, uint64_t now, uint64_t *due_min)
 {
 	uint64_t at;
 
-	if (!ld_relaxed(&t->expired))
+	if (!load_relaxed(&t->expired))
 		return false;
-	at = ld_relaxed(&t->expired_at) + ppr.delay_ms / 2;
+	at = load_relaxed(&t->expired_at) + ppr.delay_ms / 2;
 	if (at <= now)
 		return true;
 	*due_min = *due_min && *due_min < at ? *due_min : at;
@@ -95,7 +95,7 @@ static struct ppr_block *take_marked(bool force, uint64_t now, uint64_t *due_min
 
 	ppr_fence_others();
 	cds_list_for_each_entry(t, &ppr.threads, link) {
-		if (!ld_relaxed(&t->steal))
+		if (!load_relaxed(&t->steal))
 			continue;
 		while (ppr_is_busy(t)) {
 			if (!force) {
@@ -104,23 +104,23 @@ static struct ppr_block *take_marked(bool force, uint64_t now, uint64_t *due_min
 			}
 			ppr_pause_briefly();
 		}
-		b = ld_relaxed(&t->cur);
+		b = load_relaxed(&t->cur);
 		if (b != PPR_EMPTY) {
-			st_relaxed(&t->cur, PPR_EMPTY);
+			store_relaxed(&t->cur, PPR_EMPTY);
 			__atomic_fetch_sub(&ppr.partials, 1, __ATOMIC_RELAXED);
 			b->next = taken;
 			taken = b;
 		}
-		b = ld_relaxed(&t->drain);
-		if (b && (force || ld_relaxed(&t->drain_at) + ppr.delay_ms / 2 <= now)) {
-			st_relaxed(&t->drain, NULL);
+		b = load_relaxed(&t->drain);
+		if (b && (force || load_relaxed(&t->drain_at) + ppr.delay_ms / 2 <= now)) {
+			store_relaxed(&t->drain, NULL);
 			for (last = b; last->next; last = last->next)
 				;
 			last->next = *drained;
 			*drained = b;
 		}
 next:
-		st_release(&t->steal, 0);
+		store_release(&t->steal, 0);
 	}
 	return taken;
 }
@@ -165,10 +165,10 @@ void ppr_flush_all_locked(bool force, uint64_t *next)
 	 * comes after this round - none waits for a timed wake-up.
 	 */
 	__atomic_store_n(&ppr.handed, 0, __ATOMIC_SEQ_CST);
-	handed = xchg(&ppr.handoff, NULL);
-	heads = xchg(&ppr.heads, NULL);
+	handed = exchange_acq_rel(&ppr.handoff, NULL);
+	heads = exchange_acq_rel(&ppr.heads, NULL);
 	/* A block counted but not yet in its slot, or expired ones: look again. */
-	if (!due_min && (ld_relaxed(&ppr.partials) || ld_relaxed(&ppr.expired)))
+	if (!due_min && (load_relaxed(&ppr.partials) || load_relaxed(&ppr.expired)))
 		due_min = now + (ppr.delay_ms / 2 ? ppr.delay_ms / 2 : 1);
 	if (next)
 		*next = due_min;
@@ -198,7 +198,7 @@ static bool has_work(void)
 {
 	return __atomic_load_n(&ppr.partials, __ATOMIC_SEQ_CST) ||
 	       __atomic_load_n(&ppr.expired, __ATOMIC_SEQ_CST) ||
-	       ld_relaxed(&ppr.handoff) || ld_relaxed(&ppr.heads);
+	       load_relaxed(&ppr.handoff) || load_relaxed(&ppr.heads);
 }
 
 static void wait_until(uint64_t next)
@@ -242,7 +242,7 @@ int ppr_monitor_start(void)
 	sigset_t all, old;
 	int err = 0;
 
-	if (ld_acquire(&ppr.monitor_running))
+	if (load_acquire(&ppr.monitor_running))
 		return 0;
 	pthread_mutex_lock(&ppr.start_lock);
 	if (!ppr.monitor_running) {
@@ -258,7 +258,7 @@ int ppr_monitor_start(void)
 			ppr_msg("cannot start the helper thread: %s; partly filled blocks "
 				"wait for pp_rcu_barrier() or a later call", ppr_errname(err));
 		else
-			st_release(&ppr.monitor_running, true);
+			store_release(&ppr.monitor_running, true);
 	}
 	pthread_mutex_unlock(&ppr.start_lock);
 	return err ? -1 : 0;
@@ -283,7 +283,7 @@ void ppr_help_slow(void)
 /* Work has arrived that should not wait: wake the monitor, starting it. */
 void ppr_monitor_kick(void)
 {
-	if (unlikely(!ld_acquire(&ppr.monitor_running)) && ppr_monitor_start())
+	if (unlikely(!load_acquire(&ppr.monitor_running)) && ppr_monitor_start())
 		return;
 	sem_post(&ppr.wake);
 }
@@ -296,7 +296,7 @@ void ppr_monitor_kick(void)
  */
 void ppr_monitor_kick_if_idle(void)
 {
-	if (!ld_acquire(&ppr.monitor_running) ||
+	if (!load_acquire(&ppr.monitor_running) ||
 	    __atomic_load_n(&ppr.monitor_idle, __ATOMIC_SEQ_CST))
 		ppr_monitor_kick();
 }

@@ -19,8 +19,8 @@
  * and loaded sequentially consistent by the taker).  (A fork child, the only thread left, uses plain
  * accesses.)
  *
- * Atomics: the compiler's __atomic builtins, as in libpagepool, so that
- * ThreadSanitizer sees them.
+ * Atomics and attributes: libpagepool's compiler.h, so that the two
+ * libraries spell them alike and ThreadSanitizer sees every access.
  */
 #ifndef PPR_INTERNAL_H
 #define PPR_INTERNAL_H
@@ -37,17 +37,7 @@
 #include <urcu/list.h>
 
 #include "pagepool/rcu.h"
-
-#define likely(x)	__builtin_expect(!!(x), 1)
-#define unlikely(x)	__builtin_expect(!!(x), 0)
-#define PPR_HIDDEN	__attribute__((visibility("hidden")))
-#define PPR_NORETURN	__attribute__((noreturn))
-
-#define ld_relaxed(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
-#define st_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define ld_acquire(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define st_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define xchg(p, v)	__atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#include "compiler.h"
 
 /*
  * struct ppr_block - one pool page of queued pointers.
@@ -71,7 +61,7 @@ struct ppr_block {
 };
 
 /* The value of ppr_thread.cur when the thread has no partly filled block. */
-extern struct ppr_block ppr_empty_block PPR_HIDDEN;
+extern struct ppr_block ppr_empty_block PP_HIDDEN;
 #define PPR_EMPTY (&ppr_empty_block)
 
 /*
@@ -130,10 +120,10 @@ struct ppr_global {
 	bool membarrier;		/* fence.c: asymmetric fences available */
 };
 
-extern struct ppr_global ppr PPR_HIDDEN;
-extern __thread struct ppr_thread *ppr_self PPR_HIDDEN
+extern struct ppr_global ppr PP_HIDDEN;
+extern __thread struct ppr_thread *ppr_self PP_HIDDEN
 	__attribute__((tls_model("initial-exec")));
-extern __thread bool ppr_exited PPR_HIDDEN
+extern __thread bool ppr_exited PP_HIDDEN
 	__attribute__((tls_model("initial-exec")));
 
 /*
@@ -143,7 +133,7 @@ extern __thread bool ppr_exited PPR_HIDDEN
  */
 #define ppr_push(headp, node, link)						\
 	do {									\
-		__typeof__(*(headp)) old_ = ld_relaxed(headp);			\
+		__typeof__(*(headp)) old_ = load_relaxed(headp);			\
 		do									\
 			(node)->link = old_;					\
 		while (!__atomic_compare_exchange_n((headp), &old_, (node), true,	\
@@ -151,13 +141,13 @@ extern __thread bool ppr_exited PPR_HIDDEN
 	} while (0)
 
 /* monitor.c: a short sleep for a wait on another thread */
-PPR_HIDDEN void ppr_pause_briefly(void);
+PP_HIDDEN void ppr_pause_briefly(void);
 
 /* fence.c */
-PPR_HIDDEN void ppr_fence_init(void);
-PPR_HIDDEN void ppr_fence_others(void);
-PPR_HIDDEN void ppr_mark_steal(struct ppr_thread *t);
-PPR_HIDDEN bool ppr_is_busy(struct ppr_thread *t);
+PP_HIDDEN void ppr_fence_init(void);
+PP_HIDDEN void ppr_fence_others(void);
+PP_HIDDEN void ppr_mark_steal(struct ppr_thread *t);
+PP_HIDDEN bool ppr_is_busy(struct ppr_thread *t);
 
 /*
  * The owner's side of the hand-over protocol (see the file comment): enter
@@ -169,11 +159,11 @@ static inline void ppr_own(struct ppr_thread *t)
 		if (unlikely(!ppr.membarrier))
 			__atomic_store_n(&t->busy, 1, __ATOMIC_SEQ_CST);
 		else
-			st_relaxed(&t->busy, 1), __atomic_signal_fence(__ATOMIC_SEQ_CST);
+			store_relaxed(&t->busy, 1), __atomic_signal_fence(__ATOMIC_SEQ_CST);
 		if (likely(!__atomic_load_n(&t->steal, __ATOMIC_SEQ_CST)))
 			return;
-		st_release(&t->busy, 0);
-		for (unsigned spins = 0; ld_acquire(&t->steal); spins++)
+		store_release(&t->busy, 0);
+		for (unsigned spins = 0; load_acquire(&t->steal); spins++)
 			if (spins < 1000)
 				caa_cpu_relax();
 			else		/* let a preempted taker run (SCHED_FIFO) */
@@ -183,56 +173,56 @@ static inline void ppr_own(struct ppr_thread *t)
 
 static inline void ppr_unown(struct ppr_thread *t)
 {
-	st_release(&t->busy, 0);
+	store_release(&t->busy, 0);
 }
 
 /* init.c */
-PPR_HIDDEN void ppr_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-PPR_HIDDEN const char *ppr_errname(int err);
-PPR_HIDDEN PPR_NORETURN void ppr_die(const char *fmt, ...)
+PP_HIDDEN void ppr_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+PP_HIDDEN const char *ppr_errname(int err);
+PP_HIDDEN PP_NORETURN void ppr_die(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
-PPR_HIDDEN PPR_NORETURN void ppr_not_init_slow(const char *fn);
-PPR_HIDDEN uint64_t ppr_now_ms(void);
+PP_HIDDEN PP_NORETURN void ppr_not_init_slow(const char *fn);
+PP_HIDDEN uint64_t ppr_now_ms(void);
 
 /* Every entry point first: pp_rcu_init() has been called (it dies if not). */
 static inline void ppr_check_init(const char *fn)
 {
-	if (unlikely(!ld_acquire(&ppr.flavor)))
+	if (unlikely(!load_acquire(&ppr.flavor)))
 		ppr_not_init_slow(fn);
 }
 
 /* thread.c */
-PPR_HIDDEN struct ppr_thread *ppr_thread_slow(void);
-PPR_HIDDEN struct ppr_block *ppr_block_get_slow(struct ppr_thread *t, unsigned flags);
-PPR_HIDDEN void ppr_block_put(struct ppr_block *b);
-PPR_HIDDEN bool ppr_block_expire(struct ppr_block *b);
-PPR_HIDDEN struct ppr_block *ppr_take_expired(struct ppr_thread *t);
-PPR_HIDDEN void ppr_keep_spare(struct ppr_thread *t, struct ppr_block *b);
-PPR_HIDDEN void ppr_thread_exit(void *arg);
-PPR_HIDDEN void ppr_threads_atfork_child(void);
+PP_HIDDEN struct ppr_thread *ppr_thread_slow(void);
+PP_HIDDEN struct ppr_block *ppr_block_get_slow(struct ppr_thread *t, unsigned flags);
+PP_HIDDEN void ppr_block_put(struct ppr_block *b);
+PP_HIDDEN bool ppr_block_expire(struct ppr_block *b);
+PP_HIDDEN struct ppr_block *ppr_take_expired(struct ppr_thread *t);
+PP_HIDDEN void ppr_keep_spare(struct ppr_thread *t, struct ppr_block *b);
+PP_HIDDEN void ppr_thread_exit(void *arg);
+PP_HIDDEN void ppr_threads_atfork_child(void);
 
 /* reclaim.c: freeing after the grace period */
-PPR_HIDDEN void ppr_free_now(const char *fn, void *ptr);
-PPR_HIDDEN void ppr_reclaim_contents(struct ppr_block *b);
-PPR_HIDDEN void ppr_reclaim_block(struct ppr_block *b);
-PPR_HIDDEN void ppr_reclaim_list(struct ppr_block *b);
-PPR_HIDDEN void ppr_drain_one(struct ppr_thread *t);
-PPR_HIDDEN void ppr_reclaim_heads(struct rcu_head *h);
-PPR_HIDDEN bool ppr_seal(struct ppr_thread *t, struct ppr_block *b);
+PP_HIDDEN void ppr_free_now(const char *fn, void *ptr);
+PP_HIDDEN void ppr_reclaim_contents(struct ppr_block *b);
+PP_HIDDEN void ppr_reclaim_block(struct ppr_block *b);
+PP_HIDDEN void ppr_reclaim_list(struct ppr_block *b);
+PP_HIDDEN void ppr_drain_one(struct ppr_thread *t);
+PP_HIDDEN void ppr_reclaim_heads(struct rcu_head *h);
+PP_HIDDEN bool ppr_seal(struct ppr_thread *t, struct ppr_block *b);
 /* Full blocks waiting for the monitor beyond which a caller that may wait helps. */
 #define PPR_HELP_BLOCKS	32
 
 /* monitor.c */
-PPR_HIDDEN void ppr_monitor_kick(void);
-PPR_HIDDEN void ppr_monitor_kick_if_idle(void);
-PPR_HIDDEN int ppr_monitor_start(void);
-PPR_HIDDEN void ppr_monitor_atfork_child(void);
-PPR_HIDDEN void ppr_flush_all_locked(bool force, uint64_t *next);
-PPR_HIDDEN void ppr_help_slow(void);
+PP_HIDDEN void ppr_monitor_kick(void);
+PP_HIDDEN void ppr_monitor_kick_if_idle(void);
+PP_HIDDEN int ppr_monitor_start(void);
+PP_HIDDEN void ppr_monitor_atfork_child(void);
+PP_HIDDEN void ppr_flush_all_locked(bool force, uint64_t *next);
+PP_HIDDEN void ppr_help_slow(void);
 
 /* barrier.c */
-PPR_HIDDEN bool ppr_wait_enter(const char *fn, const void *ptr);
-PPR_HIDDEN bool ppr_may_wait(void);
-PPR_HIDDEN void ppr_wait_leave(bool was_online);
+PP_HIDDEN bool ppr_wait_enter(const char *fn, const void *ptr);
+PP_HIDDEN bool ppr_may_wait(void);
+PP_HIDDEN void ppr_wait_leave(bool was_online);
 
 #endif /* PPR_INTERNAL_H */

@@ -30,7 +30,7 @@
 #define AHEAD	8	/* pointers prefetched ahead: a heap free reads a header */
 #define DRAIN_AHEAD 16	/* pointers prefetched ahead by ppr_drain_one() */
 
-static PPR_NORETURN void not_queued(const char *fn, void *ptr)
+static PP_NORETURN void not_queued(const char *fn, void *ptr)
 {
 	ppr_die("%s(%p): the block was freed while queued for RCU "
 		"(queued twice, or freed directly)", fn, ptr);
@@ -119,14 +119,14 @@ void ppr_reclaim_block(struct ppr_block *b)
  */
 void ppr_drain_one(struct ppr_thread *t)
 {
-	struct ppr_block *d = ld_relaxed(&t->drain);
+	struct ppr_block *d = load_relaxed(&t->drain);
 
 	if (!d) {
 		d = ppr_take_expired(t);
 		if (!d)
 			return;
-		st_relaxed(&t->drain_at, ppr_now_ms());
-		st_relaxed(&t->drain, d);
+		store_relaxed(&t->drain_at, ppr_now_ms());
+		store_relaxed(&t->drain, d);
 	}
 	if (d->count) {
 		uint32_t c = --d->count;
@@ -136,7 +136,7 @@ void ppr_drain_one(struct ppr_thread *t)
 		ppr_free_now("pp_rcu_free", d->ptrs[c]);
 	}
 	if (!d->count) {
-		st_relaxed(&t->drain, d->next);
+		store_relaxed(&t->drain, d->next);
 		ppr_keep_spare(t, d);
 	}
 }
@@ -168,7 +168,7 @@ static void block_cb(struct rcu_head *head)
 {
 	struct ppr_block *b = caa_container_of(head, struct ppr_block, head);
 
-	(void)ld_acquire(&b->sealed);		/* pairs with ppr_seal() */
+	(void)load_acquire(&b->sealed);		/* pairs with ppr_seal() */
 	if (b->pages)
 		__atomic_fetch_sub(&b->owner->inflight, (long)b->pages, __ATOMIC_RELAXED);
 	if (!ppr_block_expire(b))
@@ -191,9 +191,9 @@ bool ppr_seal(struct ppr_thread *t, struct ppr_block *b)
 {
 	long pages = (long)b->pages;
 
-	st_release(&b->sealed, 1);	/* a fork child leaves it where it goes */
+	store_release(&b->sealed, 1);	/* a fork child leaves it where it goes */
 	if (pages && ppr.inflight_max &&
-	    ld_relaxed(&t->inflight) + pages > ppr.inflight_max) {
+	    load_relaxed(&t->inflight) + pages > ppr.inflight_max) {
 		size_t n;
 
 		ppr_push(&ppr.handoff, b, next);

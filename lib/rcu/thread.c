@@ -28,8 +28,8 @@ struct ppr_thread *ppr_thread_slow(void)
 		return NULL;
 	pthread_mutex_lock(&ppr.lock);
 	cds_list_for_each_entry(it, &ppr.threads, link)
-		if (ld_acquire(&it->reusable)) {	/* its exit is over and visible */
-			st_relaxed(&it->reusable, false);
+		if (load_acquire(&it->reusable)) {	/* its exit is over and visible */
+			store_relaxed(&it->reusable, false);
 			t = it;
 			break;
 		}
@@ -42,7 +42,7 @@ struct ppr_thread *ppr_thread_slow(void)
 		}
 	}
 	if (t)
-		st_relaxed(&t->alive, true);
+		store_relaxed(&t->alive, true);
 	pthread_mutex_unlock(&ppr.lock);
 	if (t) {
 		ppr_self = t;
@@ -64,7 +64,7 @@ static void free_list(struct ppr_block *b)
 /* Give back every block on @t's returned list. */
 static void drain_returned(struct ppr_thread *t)
 {
-	struct ppr_block *b = xchg(&t->returned, NULL);
+	struct ppr_block *b = exchange_acq_rel(&t->returned, NULL);
 
 	while (b) {
 		struct ppr_block *next = b->next;
@@ -100,16 +100,16 @@ struct ppr_block *ppr_block_get_slow(struct ppr_thread *t, unsigned flags)
 	if ((b = t->spare)) {
 		t->spare = b->next;
 		t->nspare--;
-	} else if ((b = ld_relaxed(&t->drain))) {
-		st_relaxed(&t->drain, b->next);
+	} else if ((b = load_relaxed(&t->drain))) {
+		store_relaxed(&t->drain, b->next);
 		ppr_reclaim_contents(b);
 	} else if ((b = ppr_take_expired(t))) {
 		if (b->next) {		/* the rest is drained call by call */
-			st_relaxed(&t->drain_at, ppr_now_ms());
-			st_relaxed(&t->drain, b->next);
+			store_relaxed(&t->drain_at, ppr_now_ms());
+			store_relaxed(&t->drain, b->next);
 		}
 		ppr_reclaim_contents(b);
-	} else if ((b = xchg(&t->returned, NULL))) {
+	} else if ((b = exchange_acq_rel(&t->returned, NULL))) {
 		/* Keep up to rcu_spares of them (one is about to be used). */
 		__atomic_fetch_sub(&t->nreturned, 1, __ATOMIC_RELAXED);
 		for (r = b->next; r; r = next) {
@@ -133,7 +133,7 @@ struct ppr_block *ppr_block_get_slow(struct ppr_thread *t, unsigned flags)
 /* Take @t's expired blocks (their pointers still to be freed). */
 struct ppr_block *ppr_take_expired(struct ppr_thread *t)
 {
-	struct ppr_block *b = ld_relaxed(&t->expired) ? xchg(&t->expired, NULL) : NULL;
+	struct ppr_block *b = load_relaxed(&t->expired) ? exchange_acq_rel(&t->expired, NULL) : NULL;
 	size_t n = 0;
 
 	for (struct ppr_block *r = b; r; r = r->next)
@@ -154,8 +154,8 @@ bool ppr_block_expire(struct ppr_block *b)
 	if (!t || !__atomic_load_n(&t->alive, __ATOMIC_SEQ_CST))
 		return false;
 	__atomic_fetch_add(&ppr.expired, 1, __ATOMIC_SEQ_CST);
-	if (!ld_relaxed(&t->expired))
-		st_relaxed(&t->expired_at, ppr_now_ms());
+	if (!load_relaxed(&t->expired))
+		store_relaxed(&t->expired_at, ppr_now_ms());
 	ppr_push(&t->expired, b, next);
 	/* The owner may have exited between the check and the push. */
 	if (!__atomic_load_n(&t->alive, __ATOMIC_SEQ_CST)) {
@@ -173,7 +173,7 @@ void ppr_block_put(struct ppr_block *b)
 {
 	struct ppr_thread *t = b->owner;
 
-	if (!t || !ld_acquire(&t->alive)) {
+	if (!t || !load_acquire(&t->alive)) {
 		pp_free_page(b);
 		return;
 	}
@@ -195,11 +195,11 @@ void ppr_thread_exit(void *arg)
 	struct ppr_block *b;
 
 	ppr_own(t);
-	b = ld_relaxed(&t->cur);
+	b = load_relaxed(&t->cur);
 	ppr_exited = true;
 	ppr_self = NULL;
 	if (b != PPR_EMPTY) {
-		st_relaxed(&t->cur, PPR_EMPTY);	/* before the push: never in two places */
+		store_relaxed(&t->cur, PPR_EMPTY);	/* before the push: never in two places */
 		ppr_push(&ppr.handoff, b, next);
 		__atomic_fetch_sub(&ppr.partials, 1, __ATOMIC_RELAXED);
 		ppr_monitor_kick();
@@ -223,15 +223,15 @@ void ppr_thread_exit(void *arg)
 
 		while (last->next)
 			last = last->next;
-		last->next = ld_relaxed(&t->drain);
-		st_relaxed(&t->drain, b);
+		last->next = load_relaxed(&t->drain);
+		store_relaxed(&t->drain, b);
 	}
-	while ((b = ld_relaxed(&t->drain))) {
-		st_relaxed(&t->drain, b->next);
+	while ((b = load_relaxed(&t->drain))) {
+		store_relaxed(&t->drain, b->next);
 		ppr_reclaim_block(b);
 	}
 	ppr_unown(t);
-	st_release(&t->reusable, true);		/* last: a new thread may take it */
+	store_release(&t->reusable, true);		/* last: a new thread may take it */
 }
 
 /*
