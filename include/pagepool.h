@@ -220,9 +220,15 @@ PP_API void pp_thread_drain(void);
  * whose bursts overflow it may grow to), arena (size of the
  * virtual reservation, bytes), cap (hard limit on committed memory, bytes;
  * 0 = none), grow (bytes committed per arena growth), stats (0/1: print
- * statistics at exit), verbose (0/1: print the effective settings), and
- * libpagepool-rcu's rcu_delay_ms, rcu_spares, rcu_blocks, rcu_inflight
- * (pagepool/rcu.h).  Byte
+ * statistics at exit), verbose (0/1: print the effective settings);
+ * real time: pi (0/1: a priority-inheriting lock), mlock (0/1: lock
+ * committed memory), prefault (bytes committed and touched at start-up),
+ * hugepages (0/1: back the arena with huge pages); giving memory back:
+ * retain (free bytes the automatic trim keeps; 0 = no automatic trim),
+ * trim_ms (the automatic trim runs at most this often), madv_free (0/1:
+ * release with MADV_FREE); libpagepool-rcu's rcu_delay_ms, rcu_spares,
+ * rcu_blocks, rcu_inflight (pagepool/rcu.h); and the LD_PRELOAD shim's
+ * preload_min (requests of at least this many bytes go to the pool).  Byte
  * sizes take a K, M, G or T suffix (either case, powers of 1024); booleans
  * are 0/1, yes/no, true/false or on/off.  Settings given here override PAGEPOOL_CONF,
  * which overrides the defaults.  The string is applied only if all of it is
