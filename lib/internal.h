@@ -72,6 +72,7 @@ PP_HIDDEN void pp_options_atfork_child(void);
 PP_HIDDEN int pp_options_find(const char *who, const char *key);	/* -1: said */
 PP_HIDDEN size_t pp_options_value(const struct pp_options *o, int i);
 PP_HIDDEN void pp_options_print(const struct pp_options *o, size_t arena_bytes);
+PP_HIDDEN void pp_options_reset_for_test(void);	/* test only: unfreeze, forget */
 
 /* ---- arena.c: the reservation, its descriptors, growth -------------- */
 PP_HIDDEN int pp_arena_init(void);

@@ -242,6 +242,18 @@ void pp_options_atfork_child(void)
 	pthread_mutex_init(&opt_lock, NULL);
 }
 
+/*
+ * Test only (tests/fuzz): forget PAGEPOOL_CONF and every pp_configure(),
+ * and accept settings again, as in a fresh process.  The pool, if started,
+ * keeps running on what it started with; pp_option() reads the new values.
+ */
+void pp_options_reset_for_test(void)
+{
+	pthread_mutex_lock(&opt_lock);
+	env_read = frozen = false;
+	pthread_mutex_unlock(&opt_lock);
+}
+
 PP_API int pp_configure(const char *conf)
 {
 	int ret = 0;
