@@ -227,7 +227,8 @@ PP_API void pp_thread_drain(void);
  * retain (free bytes the automatic trim keeps; 0 = no automatic trim),
  * trim_ms (the automatic trim runs at most this often), madv_free (0/1:
  * release with MADV_FREE); libpagepool-rcu's rcu_delay_ms, rcu_spares,
- * rcu_blocks, rcu_inflight (pagepool/rcu.h); and the LD_PRELOAD shim's
+ * rcu_blocks, rcu_inflight, rcu_stall_ms, rcu_stall_bytes (pagepool/rcu.h);
+ * and the LD_PRELOAD shim's
  * preload_min (requests of at least this many bytes go to the pool).  Byte
  * sizes take a K, M, G or T suffix (either case, powers of 1024); booleans
  * are 0/1, yes/no, true/false or on/off.  Settings given here override PAGEPOOL_CONF,
@@ -297,7 +298,9 @@ PP_API int pp_block_order(const void *addr);
  * Context: may block; takes the global lock; makes system calls.  Not
  * async-signal-safe.
  * Return: the pages released (the pool does not record what it gave back:
- * free pages released before are released, and counted, again); 0 before
+ * free pages released before are released, and counted, again; pages the
+ * OS refused to release are not counted, and the first refusal is said on
+ * stderr); 0 before
  * first use and with mlock=1 (locked memory stays locked); -1 with errno
  * EBUSY from a signal handler that interrupted a pagepool call.
  */

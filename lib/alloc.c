@@ -234,19 +234,20 @@ static void free_mismatch_slow(const char *fn, void *p, struct pp_desc *d, unsig
 
 /*
  * pp_free_check_slow() - an entry of a bulk free that is not a plain USED
- * page: true for a run's start, validated whole, which the caller frees
- * with pp_free_block(); anything else is reported, naming @fn, and aborts.
- * Nothing is written.
+ * page, or (@free) one being freed after all were checked: true for a
+ * run's start, validated whole and, if @free, freed whole - whatever the
+ * order of its first block; false for a plain USED page of order 0, left
+ * to the caller; anything else is reported, naming @fn, and aborts.
  */
-bool pp_free_check_slow(const char *fn, void *p)
+bool pp_free_check_slow(const char *fn, void *p, bool free)
 {
 	struct pp_desc *d = pp_desc_at(p);
 
 	if (run_head(d)) {
-		run_slow(fn, p, false);
+		run_slow(fn, p, free);
 		return true;
 	}
-	pp_validate(fn, p, 0);		/* reports, aborts */
+	pp_validate(fn, p, 0);		/* reports, aborts - unless a plain page */
 	return false;
 }
 

@@ -250,7 +250,7 @@ validate_rest_slow(void *const *e, void *const *end, bool *runs)
 		if (!*e)
 			nulls++;
 		else if (!quick_ok(*e, base, shift, npages, pp_g.desc))
-			*runs |= pp_free_check_slow("pp_free_pages_bulk", *e);
+			*runs |= pp_free_check_slow("pp_free_pages_bulk", *e, false);
 	}
 	return nulls;
 }
@@ -367,9 +367,9 @@ PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
 	if (!rest)
 		return;				/* nothing but NULLs */
 	if (runs) {
-		/* Runs (the shim's malloc) among them: the single free takes each. */
+		/* Runs (the shim's malloc) among them, freed whole: one at a time. */
 		for (i = 0; i < nr; i++)
-			if (pages[i])
+			if (pages[i] && !pp_free_check_slow("pp_free_pages_bulk", pages[i], true))
 				pp_free_block("pp_free_pages_bulk", pages[i], 0);
 		return;
 	}

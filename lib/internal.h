@@ -37,7 +37,7 @@ PP_HIDDEN int pp_os_commit_huge(void *addr, size_t size);
 PP_HIDDEN int pp_os_advise_huge(void *addr, size_t size);
 PP_HIDDEN int pp_os_lock(void *addr, size_t size);
 PP_HIDDEN void pp_os_populate(void *addr, size_t size);
-PP_HIDDEN void pp_os_release(void *addr, size_t size, bool lazy);
+PP_HIDDEN int pp_os_release(void *addr, size_t size, bool lazy);
 PP_HIDDEN size_t pp_os_now_ms(void);
 PP_HIDDEN void pp_os_deadline(struct timespec *ts, unsigned ms);
 PP_HIDDEN void pp_os_sleep_ms(unsigned ms);
@@ -47,9 +47,30 @@ PP_HIDDEN void pp_os_write_err(const char *buf, size_t len);
 PP_HIDDEN void pp_os_keep_stderr(void);		/* stats=1, at start-up */
 PP_HIDDEN bool pp_os_to_kept_stderr(bool on);	/* false: the copy is gone */
 PP_HIDDEN PP_NORETURN void pp_os_abort(void);
-/* Test only: make the next N arena reservations fail; reservations tried. */
-extern unsigned pp_os_fail_reserve PP_HIDDEN;
-extern size_t pp_os_reserve_calls PP_HIDDEN;
+/*
+ * Test only: fault injection.  Calls of @call fail with @err (0: ENOMEM):
+ * @count of them after @skip more succeed, and each with probability
+ * @per_million.  Every call is counted.
+ */
+enum pp_os_call {
+	PP_OS_RESERVE,		/* mmap PROT_NONE: the arena, its descriptors */
+	PP_OS_UNRESERVE,	/* munmap of a failed start-up's reservation */
+	PP_OS_HEADROOM,		/* getrlimit, open and read of /proc/self/statm */
+	PP_OS_COMMIT,		/* mmap MAP_FIXED: pages and descriptors */
+	PP_OS_COMMIT_HUGE,	/* mmap MAP_HUGETLB (hugepages=1) */
+	PP_OS_ADVISE_HUGE,	/* madvise MADV_HUGEPAGE (hugepages=1) */
+	PP_OS_LOCK,		/* mlock (mlock=1) */
+	PP_OS_POPULATE,		/* madvise MADV_POPULATE_WRITE (prefault=) */
+	PP_OS_RELEASE,		/* madvise MADV_DONTNEED / MADV_FREE (trim) */
+	PP_OS_SLEEP,		/* nanosleep */
+	PP_OS_KEEP_STDERR,	/* fstat, fcntl of stderr (stats=1) */
+	PP_OS_WRITE_ERR,	/* write of a message */
+	PP_OS_NCALLS
+};
+PP_HIDDEN void pp_os_fault_set(enum pp_os_call call, unsigned skip, unsigned count,
+			       unsigned per_million, int err);
+PP_HIDDEN void pp_os_fault_clear(void);
+PP_HIDDEN size_t pp_os_fault_calls(enum pp_os_call call);
 
 /* The page size, before start-up too (pp_page_size(), pp_stats()). */
 static inline size_t pp_page_size_any(void)
@@ -135,9 +156,9 @@ PP_HIDDEN bool pp_init(void);	/* may block; false (errno ENOMEM) on failure, ret
 PP_HIDDEN bool pp_ready_for(unsigned flags);
 /* pp_free_pages() naming @fn; the start of a shim run is freed whole. */
 PP_HIDDEN void pp_free_block(const char *fn, void *p, unsigned order);
-/* A bulk free's entry that is not a plain USED page: a run's start (true,
- * validated whole, for pp_free_block()) or a report and abort. */
-PP_HIDDEN bool pp_free_check_slow(const char *fn, void *p);
+/* A bulk free's entry: a run's start (true: validated whole, and freed
+ * whole if @free), a plain page (false), or a report and abort. */
+PP_HIDDEN bool pp_free_check_slow(const char *fn, void *p, bool free);
 
 /*
  * ---- exact.c: runs of an exact number of pages (the shim's malloc) ----

@@ -129,6 +129,11 @@ static int finish(struct pp_options *o, const char *who)
 		pp_msg("%s: grow=%zu is out of range (1 .. arena=%zu bytes)", who, o->grow, o->arena);
 		return -1;
 	}
+	if (o->cap && o->cap < pp_os_page_size()) {	/* it would refuse every growth */
+		pp_msg("%s: cap=%zu is less than one page (%zu bytes); cap=0 means no cap",
+		       who, o->cap, pp_os_page_size());
+		return -1;
+	}
 	if (o->cap > o->arena) {
 		pp_msg("%s: cap=%zu is larger than arena=%zu", who, o->cap, o->arena);
 		return -1;

@@ -29,9 +29,81 @@ size_t pp_os_page_size(void)
 	return ps > 0 ? (size_t)ps : 4096;
 }
 
-/* Tests make the next this many reservations fail (ENOMEM); see internal.h. */
-unsigned pp_os_fail_reserve;
-size_t pp_os_reserve_calls;
+/*
+ * Fault injection, for tests only (tests/test_faults.c): each system call
+ * that can fail can be made to - the Nth call from now, then @count in a
+ * row, and/or each call with a probability - and returns what the real
+ * call returns on failure, with the errno asked for.  Off, it costs a load
+ * and a branch per system call; the try path makes none.
+ */
+struct fault {
+	unsigned skip;		/* calls to let through first */
+	unsigned count;		/* then fail this many */
+	uint32_t chance;	/* and fail each with chance / 2^32 */
+	int err;
+	size_t calls;		/* calls made (counted with faults off too) */
+};
+static struct fault faults[PP_OS_NCALLS];
+static uint64_t fault_rng = 0x9e3779b97f4a7c15u;
+
+void pp_os_fault_set(enum pp_os_call call, unsigned skip, unsigned count,
+		     unsigned per_million, int err)
+{
+	struct fault *f = &faults[call];
+
+	store_relaxed(&f->err, err);
+	store_relaxed(&f->skip, skip);
+	store_relaxed(&f->chance, (uint32_t)(((uint64_t)per_million << 32) / 1000000u));
+	store_relaxed(&f->count, count);
+}
+
+void pp_os_fault_clear(void)
+{
+	for (unsigned c = 0; c < PP_OS_NCALLS; c++)
+		pp_os_fault_set((enum pp_os_call)c, 0, 0, 0, 0);
+}
+
+size_t pp_os_fault_calls(enum pp_os_call call)
+{
+	return load_relaxed(&faults[call].calls);
+}
+
+/* Decrement *@n unless it is 0; whether it was not. */
+static bool take_one(unsigned *n)
+{
+	unsigned v = load_relaxed(n);
+
+	while (v && !__atomic_compare_exchange_n(n, &v, v - 1, true, __ATOMIC_RELAXED,
+						 __ATOMIC_RELAXED))
+		;
+	return v != 0;
+}
+
+/* Should this call of @call fail?  Sets errno when it should. */
+static bool fault(enum pp_os_call call)
+{
+	struct fault *f = &faults[call];
+	bool fail = false;
+
+	__atomic_fetch_add(&f->calls, 1, __ATOMIC_RELAXED);
+	if (likely(!load_relaxed(&f->count) && !load_relaxed(&f->chance)))
+		return false;
+	if (load_relaxed(&f->count) && !take_one(&f->skip))
+		fail = take_one(&f->count);
+	if (!fail && load_relaxed(&f->chance)) {
+		/* xorshift64, shared: a race only repeats a draw */
+		uint64_t x = load_relaxed(&fault_rng);
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		store_relaxed(&fault_rng, x);
+		fail = (uint32_t)x < load_relaxed(&f->chance);
+	}
+	if (fail)
+		errno = load_relaxed(&f->err) ? load_relaxed(&f->err) : ENOMEM;
+	return fail;
+}
 
 /*
  * pp_os_reserve() - reserve @size bytes of address space aligned to @align
@@ -42,8 +114,9 @@ void *pp_os_reserve(size_t size, size_t align)
 	size_t len = size + align;
 	char *raw, *p;
 
-	pp_os_reserve_calls++;
-	if (len < size || (pp_os_fail_reserve > 0 && pp_os_fail_reserve--)) {
+	if (fault(PP_OS_RESERVE))
+		return NULL;
+	if (len < size) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -63,7 +136,8 @@ void *pp_os_reserve(size_t size, size_t align)
 /* Give back a reservation (a failed start-up's). */
 void pp_os_unreserve(void *addr, size_t size)
 {
-	munmap(addr, size);
+	if (!fault(PP_OS_UNRESERVE))
+		munmap(addr, size);	/* a failure leaves address space only */
 }
 
 /*
@@ -81,9 +155,9 @@ size_t pp_os_as_headroom(void)
 	ssize_t n;
 	int fd;
 
-	if (getrlimit(RLIMIT_AS, &rl) || rl.rlim_cur == RLIM_INFINITY)
+	if (fault(PP_OS_HEADROOM) || getrlimit(RLIMIT_AS, &rl) || rl.rlim_cur == RLIM_INFINITY)
 		return SIZE_MAX;
-	fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	fd = fault(PP_OS_HEADROOM) ? -1 : open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
@@ -101,7 +175,11 @@ size_t pp_os_as_headroom(void)
  */
 int pp_os_commit(void *addr, size_t size)
 {
-	void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
+	void *p;
+
+	if (fault(PP_OS_COMMIT))
+		return -1;
+	p = mmap(addr, size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 
 	return p == MAP_FAILED ? -1 : 0;
@@ -110,7 +188,11 @@ int pp_os_commit(void *addr, size_t size)
 /* Commit @size bytes at @addr backed by huge pages (hugetlbfs); -1 if none. */
 int pp_os_commit_huge(void *addr, size_t size)
 {
-	void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
+	void *p;
+
+	if (fault(PP_OS_COMMIT_HUGE))
+		return -1;
+	p = mmap(addr, size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HUGETLB, -1, 0);
 
 	return p == MAP_FAILED ? -1 : 0;
@@ -119,13 +201,13 @@ int pp_os_commit_huge(void *addr, size_t size)
 /* Ask for transparent huge pages on a committed range; -1 with errno. */
 int pp_os_advise_huge(void *addr, size_t size)
 {
-	return madvise(addr, size, MADV_HUGEPAGE);
+	return fault(PP_OS_ADVISE_HUGE) ? -1 : madvise(addr, size, MADV_HUGEPAGE);
 }
 
 /* Lock a committed range in memory (faulting it in); -1 with errno. */
 int pp_os_lock(void *addr, size_t size)
 {
-	return mlock(addr, size);
+	return fault(PP_OS_LOCK) ? -1 : mlock(addr, size);
 }
 
 /*
@@ -136,7 +218,7 @@ int pp_os_lock(void *addr, size_t size)
 void pp_os_populate(void *addr, size_t size)
 {
 #ifdef MADV_POPULATE_WRITE
-	if (madvise(addr, size, MADV_POPULATE_WRITE) == 0)
+	if (!fault(PP_OS_POPULATE) && madvise(addr, size, MADV_POPULATE_WRITE) == 0)
 		return;
 #endif
 	for (size_t off = 0; off < size; off += pp_g.page_size) {
@@ -149,10 +231,13 @@ void pp_os_populate(void *addr, size_t size)
 /*
  * Give a free range's memory back to the OS; it stays mapped and reads as
  * zero (MADV_DONTNEED) or as before until reclaimed (MADV_FREE, @lazy).
+ * 0, or -1 with errno when the OS kept it.
  */
-void pp_os_release(void *addr, size_t size, bool lazy)
+int pp_os_release(void *addr, size_t size, bool lazy)
 {
-	madvise(addr, size, lazy ? MADV_FREE : MADV_DONTNEED);
+	if (fault(PP_OS_RELEASE))
+		return -1;
+	return madvise(addr, size, lazy ? MADV_FREE : MADV_DONTNEED);
 }
 
 /* Monotonic milliseconds; clock_gettime() is a vDSO call, no system call. */
@@ -191,7 +276,8 @@ void pp_os_sleep_ms(unsigned ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
 
-	nanosleep(&ts, NULL);
+	if (!fault(PP_OS_SLEEP))	/* failing: as if a signal ended it at once */
+		nanosleep(&ts, NULL);
 }
 
 /*
@@ -216,7 +302,7 @@ void pp_os_keep_stderr(void)
 	if (kept_known)
 		return;		/* once: the stderr of the first start-up try */
 	kept_known = true;
-	if (fstat(STDERR_FILENO, &st))
+	if (fault(PP_OS_KEEP_STDERR) || fstat(STDERR_FILENO, &st))
 		return;		/* closed at start-up: nothing matches it later */
 	kept_dev = st.st_dev;
 	kept_ino = st.st_ino;
@@ -256,7 +342,7 @@ void pp_os_write_err(const char *buf, size_t len)
 	if (fd < 0)
 		return;
 	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+		ssize_t n = fault(PP_OS_WRITE_ERR) ? -1 : write(fd, buf, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;

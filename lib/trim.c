@@ -80,6 +80,24 @@ static void put_back(uint32_t chain)
 	}
 }
 
+/*
+ * Give the block at @idx of @order back to the OS; false, said once per
+ * process, when the OS refused (the pages stay resident and free).
+ */
+static bool release(size_t idx, unsigned order)
+{
+	static bool said;
+	size_t bytes = pp_g.page_size << order;
+
+	if (pp_os_release(pp_addr(idx), bytes, pp_g.opt.madv_free) == 0)
+		return true;
+	if (!__atomic_exchange_n(&said, true, __ATOMIC_RELAXED))
+		pp_msg("trim: the OS kept %zu bytes at %p (%s: %s); they stay resident, "
+		       "free, and are not counted as released", bytes, pp_addr(idx),
+		       pp_g.opt.madv_free ? "MADV_FREE" : "MADV_DONTNEED", pp_errname(errno));
+	return false;
+}
+
 /* Release free pages beyond @keep; the caller may block.  Pages released. */
 static size_t trim_slow(size_t keep)
 {
@@ -96,14 +114,14 @@ static size_t trim_slow(size_t keep)
 		while (chain != PP_NIL) {
 			struct pp_desc *d = &pp_g.desc[chain];
 			uint32_t next = d->next;
+			unsigned order = load_relaxed(&d->order);
 
-			pp_os_release(pp_addr(chain), pp_g.page_size << load_relaxed(&d->order),
-				      pp_g.opt.madv_free);
+			if (release(chain, order))
+				released += (size_t)1 << order;
 			d->next = done;
 			done = chain;
 			chain = next;
 		}
-		released += got;
 	} while (got);
 	put_back(done);
 	return released;

@@ -131,7 +131,7 @@ START_TEST(test_failed_start_is_retried)
 	void *p;
 
 	ck_assert_int_eq(pp_configure("trim_ms=0"), 0);	/* retry at once */
-	pp_os_fail_reserve = 100000;
+	pp_os_fault_set(PP_OS_RESERVE, 0, 100000, 0, ENOMEM);
 	capture_begin(&c);
 	for (int i = 0; i < 3; i++) {
 		errno = 0;
@@ -146,7 +146,7 @@ START_TEST(test_failed_start_is_retried)
 		      "want the failure said once: \"%s\"", err);
 	ck_assert_uint_eq(get_stats().arena_bytes, 0);
 
-	pp_os_fail_reserve = 0;		/* the OS grants it now */
+	pp_os_fault_set(PP_OS_RESERVE, 0, 0, 0, ENOMEM);		/* the OS grants it now */
 	p = pp_alloc_page(0);
 	ck_assert_ptr_nonnull(p);
 	memset(p, 1, pp_page_size());
@@ -162,17 +162,17 @@ START_TEST(test_retry_waits_trim_ms)
 	size_t calls;
 
 	ck_assert_int_eq(pp_configure("trim_ms=3600000"), 0);
-	pp_os_fail_reserve = 100000;
+	pp_os_fault_set(PP_OS_RESERVE, 0, 100000, 0, ENOMEM);
 	ck_assert_ptr_null(pp_alloc_page(0));
-	calls = pp_os_reserve_calls;
+	calls = pp_os_fault_calls(PP_OS_RESERVE);
 	ck_assert_uint_gt(calls, 0);
-	pp_os_fail_reserve = 0;
+	pp_os_fault_set(PP_OS_RESERVE, 0, 0, 0, ENOMEM);
 	for (int i = 0; i < 3; i++) {
 		errno = 0;
 		ck_assert_ptr_null(pp_alloc_page(0));
 		ck_assert_int_eq(errno, ENOMEM);
 	}
-	ck_assert_uint_eq(pp_os_reserve_calls, calls);
+	ck_assert_uint_eq(pp_os_fault_calls(PP_OS_RESERVE), calls);
 }
 END_TEST
 
@@ -188,7 +188,7 @@ START_TEST(test_default_arena_halves)
 			"the default arena is not 64 GiB here, halving not tested\n");
 		return;
 	}
-	pp_os_fail_reserve = 3;		/* 64G, 32G, 16G refused */
+	pp_os_fault_set(PP_OS_RESERVE, 0, 3, 0, ENOMEM);		/* 64G, 32G, 16G refused */
 	ck_assert_ptr_nonnull(pp_alloc_page(0));
 	s = get_stats();
 	ck_assert_uint_eq(s.arena_bytes, (size_t)8 << 30);

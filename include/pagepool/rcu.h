@@ -46,6 +46,9 @@
 struct rcu_flavor_struct;
 struct rcu_head;
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <pagepool.h>
 
 #ifdef __cplusplus
@@ -125,6 +128,38 @@ PP_API void pp_rcu_free_head(void *ptr, struct rcu_head *head);
  * liburcu's own rcu_barrier() does.  Not async-signal-safe.
  */
 PP_API void pp_rcu_barrier(void);
+
+/*
+ * struct pp_rcu_stats - what waits for grace periods.  Fields may be added
+ * at the end; pass sizeof to pp_rcu_stats().
+ */
+struct pp_rcu_stats {
+	size_t waiting_blocks;	/* blocks of queued pointers not yet past their grace period */
+	size_t waiting_bytes;	/* their pool pages and the blocks' own */
+	uint64_t pending_ms;	/* how long the current wait has lasted; 0: nothing waits */
+	size_t stalls;		/* waits found past rcu_stall_ms or rcu_stall_bytes */
+};
+
+/**
+ * pp_rcu_stats() - copy a snapshot of what waits for grace periods.
+ * @out: where to write.
+ * @out_size: sizeof(*out) as the caller knows it; at most that much is copied.
+ *
+ * A grace period cannot end while a reader stays in a read-side critical
+ * section (with urcu-qsbr: a thread online without rcu_quiescent_state()).
+ * Then what waits grows with every call: each thread's share in
+ * call_rcu() is bounded by rcu_inflight, but blocks past it wait for the
+ * helper thread, without bound, and a pp_rcu_free() caller that helps it
+ * waits for the reader.  When the current wait passes rcu_stall_ms
+ * (default 21000; 0: never) or the memory waiting passes rcu_stall_bytes
+ * (default 1G; 0: never), the library says so once per process on stderr,
+ * naming the flavour, how long and how much, and counts the wait in
+ * @stalls.  Heap objects queued are not counted in @waiting_bytes.
+ *
+ * Context: any thread, before pp_rcu_init() too (all zero); no lock, no
+ * system call; async-signal-safe.
+ */
+PP_API void pp_rcu_stats(struct pp_rcu_stats *out, size_t out_size);
 
 #ifdef __cplusplus
 }

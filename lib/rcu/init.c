@@ -3,7 +3,8 @@
  * init.c - libpagepool-rcu's global state, pp_rcu_init() and diagnostics.
  *
  * Owns: the flavour (set once), the settings read from libpagepool's
- * options (rcu_delay_ms, rcu_spares, rcu_blocks, rcu_inflight), the thread-exit key, the
+ * options (rcu_delay_ms, rcu_spares, rcu_blocks, rcu_inflight, rcu_stall_ms,
+ * rcu_stall_bytes), the thread-exit key, the
  * fork handlers, and the wording of every message this library prints.
  */
 #include "config.h"
@@ -145,6 +146,7 @@ static void atfork_child(void)
 		pthread_mutex_init(&ppr.work, NULL);
 	ppr_fence_init();
 	ppr_monitor_atfork_child();
+	ppr_stall_atfork_child();
 	ppr_threads_atfork_child();
 	if (ppr.partials || ppr.expired || ppr.handoff || ppr.heads)
 		ppr_monitor_start();	/* inherited work must not wait for a call */
@@ -152,11 +154,14 @@ static void atfork_child(void)
 
 static int read_options(void)
 {
-	size_t delay, spares, blocks, inflight;
+	size_t delay, spares, blocks, inflight, stall_ms, stall_bytes;
 
 	if (pp_option("rcu_delay_ms", &delay) || pp_option("rcu_spares", &spares) ||
-	    pp_option("rcu_blocks", &blocks) || pp_option("rcu_inflight", &inflight))
+	    pp_option("rcu_blocks", &blocks) || pp_option("rcu_inflight", &inflight) ||
+	    pp_option("rcu_stall_ms", &stall_ms) || pp_option("rcu_stall_bytes", &stall_bytes))
 		return -1;
+	ppr.stall_ms = stall_ms;
+	ppr.stall_bytes = stall_bytes;
 	ppr.inflight_max = (long)(inflight / pp_page_size());
 	if (inflight && !ppr.inflight_max)
 		ppr.inflight_max = 1;

@@ -19,7 +19,8 @@
  * full blocks past rcu_inflight and rcu_head fallbacks wake it at once.  It
  * is started by the first call that has work for it (in a fork child, by the
  * fork handler when work was inherited).  It never registers with the
- * flavour: it only calls synchronize_rcu(), which any thread may.
+ * flavour: it only calls synchronize_rcu(), which any thread may, watched
+ * for stalls (stall.c).
  */
 #include "config.h"
 
@@ -174,10 +175,13 @@ void ppr_flush_all_locked(bool force, uint64_t *next)
 		*next = due_min;
 	if (!taken && !handed && !heads)
 		return;
-	ppr.flavor->update_synchronize_rcu();
+	for (b = taken; b; b = b->next)
+		ppr_gp_queued(b, true);
+	ppr_synchronize();		/* watched: said if it stalls */
 	while (taken) {
 		b = taken;
 		taken = b->next;
+		ppr_gp_passed(b);
 		ppr_reclaim_block(b);
 	}
 	/*
@@ -188,6 +192,7 @@ void ppr_flush_all_locked(bool force, uint64_t *next)
 	while (handed) {
 		b = handed;
 		handed = b->next;
+		ppr_gp_passed(b);
 		if (!ppr_block_expire(b))
 			ppr_reclaim_block(b);
 	}

@@ -118,6 +118,16 @@ struct ppr_global {
 	struct ppr_block *handoff;	/* blocks for the monitor (push / take-all) */
 	struct rcu_head *heads;		/* fallback objects (push / take-all) */
 	bool membarrier;		/* fence.c: asymmetric fences available */
+
+	/* stall.c: waiting for grace periods (atomic) */
+	long gp_blocks;			/* blocks queued for one, not yet past it */
+	long gp_pages;			/* their pool pages and their own */
+	uint64_t gp_since;		/* ms: the current wait began (or one ended) */
+	size_t stalls;			/* waits found past rcu_stall_ms or _bytes */
+	bool stalled;			/* the current wait is counted */
+	bool stall_said;		/* the message is out (once per process) */
+	uint64_t stall_ms;		/* rcu_stall_ms; 0: never */
+	size_t stall_bytes;		/* rcu_stall_bytes; 0: never */
 };
 
 extern struct ppr_global ppr PP_HIDDEN;
@@ -219,6 +229,13 @@ PP_HIDDEN int ppr_monitor_start(void);
 PP_HIDDEN void ppr_monitor_atfork_child(void);
 PP_HIDDEN void ppr_flush_all_locked(bool force, uint64_t *next);
 PP_HIDDEN void ppr_help_slow(void);
+
+/* stall.c */
+PP_HIDDEN void ppr_gp_queued(const struct ppr_block *b, bool check);
+PP_HIDDEN void ppr_gp_passed(const struct ppr_block *b);
+PP_HIDDEN void ppr_stall_check(uint64_t now);
+PP_HIDDEN void ppr_synchronize(void);
+PP_HIDDEN void ppr_stall_atfork_child(void);
 
 /* barrier.c */
 PP_HIDDEN bool ppr_wait_enter(const char *fn, const void *ptr);

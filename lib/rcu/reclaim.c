@@ -169,6 +169,7 @@ static void block_cb(struct rcu_head *head)
 	struct ppr_block *b = caa_container_of(head, struct ppr_block, head);
 
 	(void)load_acquire(&b->sealed);		/* pairs with ppr_seal() */
+	ppr_gp_passed(b);
 	if (b->pages)
 		__atomic_fetch_sub(&b->owner->inflight, (long)b->pages, __ATOMIC_RELAXED);
 	if (!ppr_block_expire(b))
@@ -192,6 +193,7 @@ bool ppr_seal(struct ppr_thread *t, struct ppr_block *b)
 	long pages = (long)b->pages;
 
 	store_release(&b->sealed, 1);	/* a fork child leaves it where it goes */
+	ppr_gp_queued(b, true);		/* and says so if grace periods stall */
 	if (pages && ppr.inflight_max &&
 	    load_relaxed(&t->inflight) + pages > ppr.inflight_max) {
 		size_t n;

@@ -200,6 +200,7 @@ void ppr_thread_exit(void *arg)
 	ppr_self = NULL;
 	if (b != PPR_EMPTY) {
 		store_relaxed(&t->cur, PPR_EMPTY);	/* before the push: never in two places */
+		ppr_gp_queued(b, true);
 		ppr_push(&ppr.handoff, b, next);
 		__atomic_fetch_sub(&ppr.partials, 1, __ATOMIC_RELAXED);
 		ppr_monitor_kick();
@@ -252,6 +253,7 @@ void ppr_threads_atfork_child(void)
 		t->cur = PPR_EMPTY;
 		/* Sealed: in call_rcu() (liburcu's fork hooks carry it) or on handoff. */
 		if (b != PPR_EMPTY && !b->sealed) {
+			ppr_gp_queued(b, false);
 			b->next = ppr.handoff;
 			ppr.handoff = b;
 		}
@@ -269,6 +271,7 @@ void ppr_threads_atfork_child(void)
 				t->expired = b->next;
 			else
 				t->drain = b->next;
+			ppr_gp_queued(b, false);
 			b->next = ppr.handoff;
 			ppr.handoff = b;
 		}

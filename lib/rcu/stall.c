@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stall.c - watching grace periods: what waits for one, since when, and a
+ * warning when none comes (as the kernel's RCU CPU stall warning).
+ *
+ * Owns: the count of blocks and pool pages waiting for a grace period, when
+ * the current wait began, the stall warning (rcu_stall_ms, rcu_stall_bytes)
+ * and pp_rcu_stats().
+ *
+ * A grace period cannot end while a reader stays inside a read-side
+ * critical section - with urcu-qsbr, while a registered thread stays online
+ * without a quiescent state - and nothing this library does can shorten
+ * it.  The bound that exists: each thread's share in liburcu's call_rcu()
+ * queue is rcu_inflight.  The one that does not: blocks past it wait for
+ * the helper thread, whose grace period does not end either, so the memory
+ * waiting grows with every free; and a pp_rcu_free() caller that helps the
+ * helper thread (offline, PPR_HELP_BLOCKS behind) waits until the reader
+ * lets go.  So the library says so, once per process, when the wait is
+ * older than rcu_stall_ms or the memory waiting passes rcu_stall_bytes, and
+ * counts such waits in pp_rcu_stats().
+ *
+ * Who notices: a thread queueing a block (ppr_gp_queued(), from ppr_seal(),
+ * never blocking), and a one-shot timer armed around every grace period the
+ * helper thread or a helping caller waits for (ppr_synchronize()), so the
+ * warning comes even while every thread that frees is blocked.  The timer
+ * is a POSIX timer whose expiry runs on a thread of the C library's
+ * (SIGEV_THREAD): no thread of ours waits just to watch.
+ *
+ * The counters are signed: in a fork child, callbacks the parent had queued
+ * may be carried by liburcu's fork hooks and counted out again; they are
+ * read as 0 below 0.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "rcu-internal.h"
+
+static timer_t stall_timer;
+static bool timer_made;			/* under ppr.work; not across fork() */
+
+static size_t clamp(long v)
+{
+	return v > 0 ? (size_t)v : 0;
+}
+
+/*
+ * A block of @pages pool pages (and its own page) starts waiting; @check:
+ * see whether the wait has stalled (not in a fork child's handler).
+ */
+void ppr_gp_queued(const struct ppr_block *b, bool check)
+{
+	uint64_t now = ppr_now_ms();
+
+	__atomic_fetch_add(&ppr.gp_pages, (long)b->pages + 1, __ATOMIC_RELAXED);
+	if (__atomic_fetch_add(&ppr.gp_blocks, 1, __ATOMIC_SEQ_CST) <= 0)
+		__atomic_store_n(&ppr.gp_since, now, __ATOMIC_RELAXED);	/* a wait begins */
+	if (check)
+		ppr_stall_check(now);
+}
+
+/* A block's grace period is over: a wait ended, the next one starts now. */
+void ppr_gp_passed(const struct ppr_block *b)
+{
+	__atomic_store_n(&ppr.gp_since, ppr_now_ms(), __ATOMIC_RELAXED);
+	__atomic_store_n(&ppr.stalled, false, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&ppr.gp_pages, (long)b->pages + 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&ppr.gp_blocks, 1, __ATOMIC_SEQ_CST);
+}
+
+/* How long the current wait has lasted at @now; 0 when nothing waits. */
+static uint64_t pending_ms(uint64_t now)
+{
+	uint64_t since = load_relaxed(&ppr.gp_since);
+
+	if (__atomic_load_n(&ppr.gp_blocks, __ATOMIC_SEQ_CST) <= 0 || since > now)
+		return 0;
+	return now - since;
+}
+
+/* The flavour's name, from its synchronize_rcu symbol ("urcu_qsbr"). */
+static void flavor_name(char *buf, size_t len)
+{
+	const struct rcu_flavor_struct *f = load_acquire(&ppr.flavor);
+	Dl_info info;
+	const char *end;
+
+	snprintf(buf, len, "at %p", (const void *)f);
+	if (!f || !dladdr((void *)f->update_synchronize_rcu, &info) || !info.dli_sname)
+		return;
+	end = strstr(info.dli_sname, "_synchronize_rcu");
+	snprintf(buf, len, "%.*s", end ? (int)(end - info.dli_sname) : 64, info.dli_sname);
+}
+
+/*
+ * ppr_stall_check() - is the current wait past rcu_stall_ms, or the memory
+ * waiting past rcu_stall_bytes?  Count the wait once, say it once per
+ * process.  Any thread; no lock.
+ */
+void ppr_stall_check(uint64_t now)
+{
+	uint64_t age = pending_ms(now);
+	size_t bytes = clamp(load_relaxed(&ppr.gp_pages)) * pp_page_size();
+	char name[64];
+
+	if (!age && !load_relaxed(&ppr.gp_blocks))
+		return;
+	if (!(ppr.stall_ms && age >= ppr.stall_ms) &&
+	    !(ppr.stall_bytes && bytes >= ppr.stall_bytes))
+		return;
+	if (!__atomic_exchange_n(&ppr.stalled, true, __ATOMIC_RELAXED))
+		__atomic_fetch_add(&ppr.stalls, 1, __ATOMIC_RELAXED);
+	if (__atomic_exchange_n(&ppr.stall_said, true, __ATOMIC_RELAXED))
+		return;
+	flavor_name(name, sizeof(name));
+	ppr_msg("grace periods stall (flavour %s): the current wait is %llu ms old and "
+		"%zu bytes in %zu blocks wait for it, more with every pp_rcu_free(); is a "
+		"reader not reaching a quiescent state (urcu-qsbr: a thread online without "
+		"rcu_quiescent_state(); a read-side critical section that does not end)?  "
+		"A caller that helps the helper thread waits for it "
+		"(rcu_stall_ms=%llu rcu_stall_bytes=%zu; said once)",
+		name, (unsigned long long)age, bytes, clamp(load_relaxed(&ppr.gp_blocks)),
+		(unsigned long long)ppr.stall_ms, ppr.stall_bytes);
+}
+
+static void timer_fired(union sigval v)
+{
+	(void)v;
+	ppr_stall_check(ppr_now_ms());
+}
+
+/* Arm (@on) or disarm the watch of the grace period about to be waited for. */
+static void watch(bool on)
+{
+	struct itimerspec its;
+	uint64_t age, ms;
+
+	if (!ppr.stall_ms)
+		return;
+	if (!timer_made) {
+		struct sigevent sev;
+
+		memset(&sev, 0, sizeof(sev));
+		sev.sigev_notify = SIGEV_THREAD;
+		sev.sigev_notify_function = timer_fired;
+		if (!on || timer_create(CLOCK_MONOTONIC, &sev, &stall_timer))
+			return;		/* no watch: queueing threads still check */
+		timer_made = true;
+	}
+	memset(&its, 0, sizeof(its));
+	if (on) {
+		age = pending_ms(ppr_now_ms());
+		ms = age < ppr.stall_ms ? ppr.stall_ms - age : 1;
+		its.it_value.tv_sec = (time_t)(ms / 1000);
+		its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	}
+	timer_settime(stall_timer, 0, &its, NULL);
+}
+
+/*
+ * ppr_synchronize() - wait for a grace period, watched: said once if it
+ * takes longer than rcu_stall_ms.  Caller holds ppr.work.
+ */
+void ppr_synchronize(void)
+{
+	watch(true);
+	ppr.flavor->update_synchronize_rcu();
+	watch(false);
+}
+
+/* Fork child: POSIX timers are not inherited. */
+void ppr_stall_atfork_child(void)
+{
+	timer_made = false;
+}
+
+PP_API void pp_rcu_stats(struct pp_rcu_stats *out, size_t out_size)
+{
+	struct pp_rcu_stats s;
+
+	if (!out)
+		return;
+	memset(&s, 0, sizeof(s));
+	s.waiting_blocks = clamp(load_relaxed(&ppr.gp_blocks));
+	s.waiting_bytes = clamp(load_relaxed(&ppr.gp_pages)) * pp_page_size();
+	s.pending_ms = pending_ms(ppr_now_ms());
+	s.stalls = load_relaxed(&ppr.stalls);
+	memcpy(out, &s, out_size < sizeof(s) ? out_size : sizeof(s));
+}
