@@ -693,6 +693,32 @@ START_TEST(test_bad_flags_einval)
 }
 END_TEST
 
+/*
+ * Runs of the LD_PRELOAD shim's malloc (exact.c) of any length are freed
+ * whole by pp_free_pages_bulk(), as the README says, whatever the order of
+ * their first block: 5 pages start with an order-2 block, 3 with order 1.
+ */
+START_TEST(test_free_bulk_runs_whole)
+{
+	static const size_t lens[] = { 1, 2, 3, 5, 8, 9, 17 };
+	void *v[2 * 7 + 2];
+	size_t n = 0, before = get_stats().in_use;
+
+	for (size_t i = 0; i < 7; i++) {
+		v[n] = pp_exact_alloc(lens[i], 0, 0);
+		ck_assert_msg(v[n] != NULL, "a run of %zu pages: errno %d", lens[i], errno);
+		memset(v[n], 0x77, lens[i] * pp_page_size());
+		n++;
+		v[n++] = must_alloc(0);		/* plain pages between them */
+	}
+	v[n++] = NULL;
+	v[n++] = must_alloc(0);
+	pp_free_pages_bulk(n, v);
+	ck_assert_uint_eq(get_stats().in_use, before);
+	check_conservation();
+}
+END_TEST
+
 static Suite *bulk_suite(void)
 {
 	Suite *s = suite_create("bulk");
@@ -715,6 +741,7 @@ static Suite *bulk_suite(void)
 	tcase_add_test(tc, test_free_bulk_respects_high);
 	tcase_add_test(tc, test_null_array_einval);
 	tcase_add_test(tc, test_bad_flags_einval);
+	tcase_add_test(tc, test_free_bulk_runs_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -266,6 +266,8 @@ static const struct bad_case {
 	{ "rcu_blocks=2", "rcu_blocks", "2" },
 	{ "preload_min=0", "preload_min", NULL },	/* the preload shim's */
 	{ "preload_min=4Q", "preload_min", "4Q" },
+	{ "cap=1", "cap", NULL },		/* below one page: no growth could fit */
+	{ "cap=4095", "cap", NULL },
 };
 enum { NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };
 
@@ -290,6 +292,25 @@ START_TEST(test_bad_string)
 	ck_assert_msg(pp_configure("cap=16M") == 0,
 		      "\"%s\": a valid pp_configure after it failed (%s)", b->conf,
 		      strerror(errno));
+}
+END_TEST
+
+/* cap= of exactly one page is a cap: one page, then ENOMEM. */
+START_TEST(test_cap_one_page)
+{
+	char conf[64];
+	void *p, *q;
+
+	snprintf(conf, sizeof(conf), "cap=%zu", pp_page_size());
+	ck_assert_int_eq(pp_configure(conf), 0);
+	p = pp_alloc_page(0);
+	ck_assert_msg(p != NULL, "%s: no page at all (errno %d)", conf, errno);
+	errno = 0;
+	q = pp_alloc_page(0);
+	ck_assert_msg(q == NULL && errno == ENOMEM, "%s: a second page %p (errno %d)",
+		      conf, q, errno);
+	pp_free_page(p);
+	check_conservation();
 }
 END_TEST
 
@@ -682,6 +703,8 @@ static Suite *options_suite(void)
 	suite_add_tcase(s, tc);
 
 	tcase_add_loop_test(tb, test_bad_string, 0, NBAD);
+
+	tcase_add_test(tb, test_cap_one_page);
 	tcase_add_loop_test(tb, test_partly_bad_rejected, 0, NPARTLY);
 	tcase_add_test(tb, test_busy_after_first_use);
 	tcase_add_test(tb, test_null_conf);

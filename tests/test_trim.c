@@ -8,7 +8,12 @@
  */
 #include "config.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "testutil.h"
 
@@ -244,6 +249,48 @@ START_TEST(test_trim_before_use)
 }
 END_TEST
 
+/* From now on madvise() fails with EPERM in this process (a seccomp filter). */
+static void refuse_madvise(void)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+
+	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+}
+
+/*
+ * The OS refuses to release (madvise fails: here a seccomp filter, with
+ * no test hook): pp_trim() counts nothing released and says so once.
+ */
+START_TEST(test_trim_os_refuses)
+{
+	struct capture c;
+	char msg[4096];
+	const char *once;
+	long first, second;
+
+	burst();
+	refuse_madvise();
+	capture_begin(&c);
+	first = pp_trim(0);
+	burst();
+	second = pp_trim(0);
+	capture_end(&c, msg, sizeof(msg));
+	ck_assert_msg(first == 0 && second == 0, "pp_trim() counted %ld and %ld pages "
+		      "released while the OS released none", first, second);
+	once = strstr(msg, "trim:");
+	ck_assert_msg(once && !strstr(once + 5, "trim:") && has_word(msg, "EPERM"),
+		      "want the refusal said once, with its errno: \"%s\"", msg);
+	check_conservation();
+}
+END_TEST
+
 static Suite *trim_suite(void)
 {
 	Suite *s = suite_create("trim");
@@ -258,6 +305,7 @@ static Suite *trim_suite(void)
 	tcase_add_test(tc, test_trim_before_use);
 	tcase_add_test(tc, test_trim_fragmented_exact);
 	tcase_add_test(tc, test_fork_during_trim);
+	tcase_add_test(tc, test_trim_os_refuses);
 	suite_add_tcase(s, tc);
 	return s;
 }
