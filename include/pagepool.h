@@ -100,6 +100,9 @@ struct pp_stats {
 	size_t cap_bytes;	/* configured hard limit on committed memory */
 	size_t peak_committed;	/* highest value of committed, in pages */
 	size_t desc_bytes;	/* bytes of metadata per page (descriptor) */
+	size_t reclaim_runs;	/* times other threads' caches were reclaimed (cap reached) */
+	size_t reclaimed_pages;	/* pages taken back from other threads' caches */
+	size_t reclaim_busy;	/* caches left alone: their owner was inside a call */
 };
 
 /**

@@ -101,7 +101,7 @@ static void *alloc_pages_slow(const char *fn, unsigned order, unsigned flags)
 	entered = pp_enter();
 	if (!entered && !(flags & PP_TRY))
 		flags |= PP_NOWAIT;	/* re-entrant: never block on our own lock */
-	p = alloc_global(entered ? pp_tls.tc : NULL, order, flags);
+	p = alloc_global(entered ? pp_own_cache() : NULL, order, flags);
 	if (entered)
 		pp_leave();
 	return flags & PP_ZERO ? zero_block(p, order) : p;
@@ -116,7 +116,7 @@ alloc_pages(const char *fn, unsigned order, unsigned flags)
 	if (unlikely(order >= PP_CACHE_ORDERS || (flags & ~PP_FLAGS_ALL) ||
 		     !pp_enter()))
 		return alloc_pages_slow(fn, order, flags);
-	tc = pp_tls.tc;
+	tc = pp_own_cache();
 	if (unlikely(!tc) || unlikely((p = pp_tcache_pop(tc, order)) == NULL))
 		return alloc_miss_slow(tc, order, flags);	/* leaves */
 	pp_leave();
@@ -139,7 +139,7 @@ PP_API void *pp_alloc_page_try(void)
 	void *p;
 
 	if (likely(pp_enter())) {
-		tc = pp_tls.tc;		/* read after entering: see struct pp_tls */
+		tc = pp_own_cache();	/* read after entering: see struct pp_tls */
 		if (likely(tc) && likely((p = pp_tcache_pop(tc, 0)) != NULL)) {
 			pp_leave();
 			return p;
@@ -176,7 +176,7 @@ static void free_global_slow(struct pp_tcache *tc, void *p, struct pp_desc *d,
 static __attribute__((noinline)) void
 free_slow(bool entered, void *p, struct pp_desc *d, unsigned order)
 {
-	struct pp_tcache *tc = entered ? pp_tls.tc : NULL;
+	struct pp_tcache *tc = entered ? pp_own_cache() : NULL;
 
 	if (tc) {
 		pp_tcache_drain_slow(tc, order);
@@ -277,7 +277,7 @@ free_block(const char *fn, void *p, unsigned order)
 			pp_bad_free_slow(fn, p, order);
 		entered = pp_enter();
 
-		free_global_slow(entered ? pp_tls.tc : NULL, p, d, order);
+		free_global_slow(entered ? pp_own_cache() : NULL, p, d, order);
 		if (entered)
 			pp_leave();
 		return;
@@ -286,7 +286,7 @@ free_block(const char *fn, void *p, unsigned order)
 		free_slow(false, p, d, order);
 		return;
 	}
-	tc = pp_tls.tc;
+	tc = pp_own_cache();
 	if (unlikely(!tc || !pp_tcache_push(tc, p, d, order))) {
 		free_slow(true, p, d, order);	/* leaves */
 		return;

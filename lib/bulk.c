@@ -108,7 +108,7 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 	}
 	entered = pp_enter();
 	if (entered)
-		tc = pp_tls.tc;
+		tc = pp_own_cache();
 	else if (!(flags & PP_TRY))
 		flags |= PP_NOWAIT;	/* re-entrant: never block on our own lock */
 
@@ -152,10 +152,15 @@ PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
 				}
 				in_scratch = got;
 			}
-			for (; got < need; got++) {
+			for (bool again = !(flags & PP_NOWAIT); got < need; got++) {
 				void *p = pp_buddy_alloc_locked(0, flags);
 				uint32_t idx;
 
+				if (!p && again) {	/* cap reached: idle caches first */
+					again = false;
+					if (pp_reclaim_others_locked(tc))
+						p = pp_buddy_alloc_locked(0, PP_NOWAIT);
+				}
 				if (!p)
 					break;
 				idx = (uint32_t)pp_index(p);
@@ -376,7 +381,7 @@ PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
 
 	entered = pp_enter();
 	if (entered) {
-		tc = pp_tls.tc;
+		tc = pp_own_cache();
 		if (!tc && !pp_tls.dead && pp_lock_for(PP_NOWAIT)) {
 			tc = pp_tcache_get_locked(PP_NOWAIT);	/* as a first free does */
 			pp_unlock();

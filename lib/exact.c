@@ -95,7 +95,7 @@ static bool run_is_large(size_t npages)
 static void *alloc_large(size_t npages, unsigned order, unsigned flags)
 {
 	bool entered = pp_enter();
-	struct pp_tcache *tc = entered ? pp_tls.tc : NULL;
+	struct pp_tcache *tc = entered ? pp_own_cache() : NULL;
 	void *p = NULL;
 	size_t idx;
 
@@ -131,7 +131,7 @@ static void free_large(size_t lo, size_t hi)
 	bool entered = pp_enter();
 	bool locked;
 
-	pp_account(entered ? pp_tls.tc : NULL, -(hi - lo));
+	pp_account(entered ? pp_own_cache() : NULL, -(hi - lo));
 	locked = pp_lock_for(PP_NOWAIT);	/* frees never block */
 	for_each_piece(i, lo, hi) {
 		if (locked)
@@ -335,7 +335,7 @@ bool pp_exact_grow(const char *fn, void *p, size_t npages)
 	}
 	pp_unlock();
 	if (ok)
-		pp_account(pp_tls.tc, npages - n);
+		pp_account(pp_own_cache(), npages - n);
 	pp_leave();
 	return ok;
 }

@@ -139,6 +139,7 @@ static void atfork_child(void)
 	/* Reserves first: the repair counts in-use pages from pp_g.reserved. */
 	if (pp_reserve_atfork_child() || others)
 		repair_locked();
+	pp_reclaim_init();	/* membarrier's registration is the parent's */
 	if (pp_g.lock_pi)
 		pp_lock_init();	/* a PI mutex records its owner's thread id: a new one */
 	else

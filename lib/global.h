@@ -49,6 +49,8 @@ struct pp_tcache {
 
 	struct cds_list_head link;	/* the registry, under the global lock */
 	unsigned storage_order;		/* order of the block this lives in */
+	struct pp_tls *owner;		/* its thread's pp_tls (reclaim.c) */
+	bool stolen;			/* reclaim.c has its owner's pointer; lock held */
 };
 
 /*
@@ -56,7 +58,11 @@ struct pp_tcache {
  * the first access never allocates and a signal handler can use it.
  * @busy is set for the duration of every pagepool call on this thread; a
  * call that finds it set is re-entrant (a signal handler) and must not touch
- * the cache nor block on the lock.
+ * the cache nor block on the lock.  @tc is the owner's, but another thread
+ * may clear it, under the global lock, while the owner is outside a call,
+ * and put it back before it unlocks (reclaim.c): a call reads it once,
+ * after entering (pp_own_cache()), and finding it NULL goes around the
+ * cache until it holds the lock.
  */
 struct pp_tls {
 	struct pp_tcache *tc;
@@ -104,6 +110,10 @@ struct pp_global {
 	size_t trimming;		/* free pages off the lists being released (trim.c) */
 	size_t last_trim_ms;		/* when the automatic trim last ran (trim.c) */
 	size_t misses, refills, drains, trylock_fails, pending_frees;
+
+	/* Other threads' caches given back (reclaim.c); under the lock. */
+	bool membarrier;		/* registered: reclaim is possible */
+	size_t reclaim_runs, reclaimed_pages, reclaim_busy;
 
 	struct pp_options opt;
 	pthread_key_t key;		/* runs the exit destructor */

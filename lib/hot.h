@@ -142,11 +142,27 @@ static inline bool pp_tcache_push(struct pp_tcache *tc, void *p,
 }
 
 /* Enter / leave a pagepool call on this thread (see struct pp_tls). */
+/*
+ * The owner's half of reclaim.c's asymmetric Dekker pair: store busy, then
+ * load the cache pointer.  A reclaimer clears the pointer, fences every
+ * thread (membarrier), then loads busy - so either it sees the owner busy,
+ * or the owner sees no cache.  The owner needs no fence, only the compiler
+ * barrier (signal_barrier()); ThreadSanitizer cannot see membarrier, so
+ * its builds make both sides sequentially consistent instead.
+ */
+#ifdef PP_TSAN
+#define PP_OWNER_STORE	__ATOMIC_SEQ_CST
+#define PP_OWNER_LOAD	__ATOMIC_SEQ_CST
+#else
+#define PP_OWNER_STORE	__ATOMIC_RELAXED
+#define PP_OWNER_LOAD	__ATOMIC_ACQUIRE	/* what the reclaimer wrote before putting it back */
+#endif
+
 static inline bool pp_enter(void)
 {
-	if (unlikely(pp_tls.busy))
+	if (unlikely(load_relaxed(&pp_tls.busy)))
 		return false;
-	pp_tls.busy = 1;
+	__atomic_store_n(&pp_tls.busy, 1, PP_OWNER_STORE);
 	signal_barrier();
 	return true;
 }
@@ -154,7 +170,13 @@ static inline bool pp_enter(void)
 static inline void pp_leave(void)
 {
 	signal_barrier();
-	pp_tls.busy = 0;
+	store_release(&pp_tls.busy, 0);
+}
+
+/* This thread's cache, read after pp_enter(); NULL: none, or being reclaimed. */
+static inline struct pp_tcache *pp_own_cache(void)
+{
+	return __atomic_load_n(&pp_tls.tc, PP_OWNER_LOAD);
 }
 
 #endif /* PP_HOT_H */

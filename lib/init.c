@@ -108,6 +108,7 @@ static bool try_init(void)
 	if (!handlers_done) {
 		/* Set first: a fork() child of this instant must not register again. */
 		handlers_done = true;
+		pp_reclaim_init();
 		pp_fork_init();
 		if (pp_g.opt.stats)
 			atexit(stats_at_exit);

@@ -47,6 +47,8 @@ PP_HIDDEN void pp_os_write_err(const char *buf, size_t len);
 PP_HIDDEN void pp_os_keep_stderr(void);		/* stats=1, at start-up */
 PP_HIDDEN bool pp_os_to_kept_stderr(bool on);	/* false: the copy is gone */
 PP_HIDDEN PP_NORETURN void pp_os_abort(void);
+PP_HIDDEN int pp_os_membarrier_register(void);
+PP_HIDDEN int pp_os_membarrier(void);
 /*
  * Test only: fault injection.  Calls of @call fail with @err (0: ENOMEM):
  * @count of them after @skip more succeed, and each with probability
@@ -65,6 +67,7 @@ enum pp_os_call {
 	PP_OS_SLEEP,		/* nanosleep */
 	PP_OS_KEEP_STDERR,	/* fstat, fcntl of stderr (stats=1) */
 	PP_OS_WRITE_ERR,	/* write of a message */
+	PP_OS_MEMBARRIER,	/* membarrier: registration and fences (reclaim.c) */
 	PP_OS_NCALLS
 };
 PP_HIDDEN void pp_os_fault_set(enum pp_os_call call, unsigned skip, unsigned count,
@@ -121,6 +124,11 @@ PP_HIDDEN bool pp_trylock(void);
 PP_HIDDEN void pp_unlock(void);
 PP_HIDDEN bool pp_lock_for(unsigned flags);	/* by mode; false: not taken */
 PP_HIDDEN void pp_lock_absorb(void);		/* always waits; absorbs pending */
+
+/* ---- reclaim.c: caches' blocks back to the lists ----------------------- */
+PP_HIDDEN void pp_reclaim_init(void);		/* membarrier: start-up, fork child */
+PP_HIDDEN size_t pp_reclaim_flush_locked(struct pp_tcache *tc);
+PP_HIDDEN size_t pp_reclaim_others_locked(const struct pp_tcache *self);
 
 /* ---- trim.c: giving memory back ------------------------------------- */
 PP_HIDDEN void pp_trim_auto(void);

@@ -14,9 +14,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,6 +240,35 @@ int pp_os_release(void *addr, size_t size, bool lazy)
 	if (fault(PP_OS_RELEASE))
 		return -1;
 	return madvise(addr, size, lazy ? MADV_FREE : MADV_DONTNEED);
+}
+
+/*
+ * Register for MEMBARRIER_CMD_PRIVATE_EXPEDITED (at start-up, and in a fork
+ * child: the registration is the process's).  0, or -1 with errno: ENOSYS
+ * (Linux < 4.14), EINVAL (not offered), EPERM (seccomp).
+ */
+int pp_os_membarrier_register(void)
+{
+	long cmds;
+
+	if (fault(PP_OS_MEMBARRIER))
+		return -1;
+	cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	if (cmds < 0)
+		return -1;
+	if (!(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int)syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+}
+
+/* A full memory barrier on every running thread of the process (an IPI). */
+int pp_os_membarrier(void)
+{
+	if (fault(PP_OS_MEMBARRIER))
+		return -1;
+	return (int)syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 }
 
 /* Monotonic milliseconds; clock_gettime() is a vDSO call, no system call. */

@@ -43,6 +43,9 @@ static void collect_locked(struct pp_stats *s)
 	s->grows = pp_g.grows;
 	s->grow_fails = pp_g.grow_fails;
 	s->peak_committed = pp_g.peak_committed;
+	s->reclaim_runs = pp_g.reclaim_runs;
+	s->reclaimed_pages = pp_g.reclaimed_pages;
+	s->reclaim_busy = pp_g.reclaim_busy;
 }
 
 PP_API void pp_stats(struct pp_stats *out, size_t out_size)
@@ -87,8 +90,8 @@ void pp_stats_print(void)
 	       s.pending, s.reserved, s.arena_bytes / mib, pp_os_progname(), pp_os_getpid());
 	pp_msg("stats: cache hits %zu, misses %zu (hit rate %.1f%%), refills %zu, drains %zu, "
 	       "trylock failures %zu, pending frees %zu, arena growths %zu (%zu refused), "
-	       "threads with a cache %zu",
+	       "threads with a cache %zu, reclaims %zu (%zu pages, %zu caches busy)",
 	       s.try_hits, s.try_misses, allocs ? 100.0 * (double)s.try_hits / (double)allocs : 0.0,
 	       s.refills, s.drains, s.trylock_fails, s.pending_frees, s.grows,
-	       s.grow_fails, s.threads);
+	       s.grow_fails, s.threads, s.reclaim_runs, s.reclaimed_pages, s.reclaim_busy);
 }

@@ -94,9 +94,10 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 		slot += tc->high_max[k];
 	}
 	tc->storage_order = order;
+	tc->owner = &pp_tls;
 	cds_list_add(&tc->link, &pp_g.caches);
 	pp_g.nthreads++;
-	pp_tls.tc = tc;
+	store_release(&pp_tls.tc, tc);
 	pthread_setspecific(pp_g.key, tc);	/* arms the exit destructor */
 	return tc;
 }
@@ -232,37 +233,22 @@ void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 }
 
 /*
- * flush_locked() - return every block @tc holds to the global lists (they
- * may coalesce there); the cache itself stays.
- */
-static void flush_locked(struct pp_tcache *tc)
-{
-	unsigned k;
-
-	for (k = 0; k < PP_CACHE_ORDERS; k++) {
-		uint32_t i, n = load_relaxed(&tc->count[k]);
-
-		for (i = 0; i < n; i++)
-			pp_buddy_free_locked(pp_index(tc->stack[k][i]), k);
-		store_relaxed(&tc->count[k], 0);
-	}
-}
-
-/*
  * pp_tcache_alloc_reclaim_locked() - pp_buddy_alloc_locked(), and when a
- * flags-0 allocation finds nothing free and the arena cannot grow, flush
- * this thread's own cache (@tc, may be NULL) to the lists so that its
- * blocks can coalesce, and try once more.  Other threads' caches are theirs alone
- * (lock-free); they keep at most their high marks.
+ * flags-0 allocation finds nothing free and the arena cannot grow (cap=,
+ * or the OS refuses), flush this thread's own cache (@tc, may be NULL) and
+ * every other thread's that is not inside a call (reclaim.c) to the lists,
+ * so that their blocks can coalesce, and try once more.
  */
 void *pp_tcache_alloc_reclaim_locked(struct pp_tcache *tc, unsigned order,
 				     unsigned flags)
 {
 	void *p = pp_buddy_alloc_locked(order, flags);
 
-	if (p || !tc || (flags & (PP_TRY | PP_NOWAIT)))
+	if (p || (flags & (PP_TRY | PP_NOWAIT)))
 		return p;
-	flush_locked(tc);
+	if (tc)
+		pp_reclaim_flush_locked(tc);
+	pp_reclaim_others_locked(tc);	/* idle threads' caches: reclaim.c */
 	p = pp_buddy_alloc_locked(order, PP_NOWAIT);	/* growth was refused */
 	if (!p)
 		errno = ENOMEM;
@@ -272,7 +258,7 @@ void *pp_tcache_alloc_reclaim_locked(struct pp_tcache *tc, unsigned order,
 /* Return everything @tc holds, and its storage; unregister it. */
 void pp_tcache_release_locked(struct pp_tcache *tc)
 {
-	flush_locked(tc);
+	pp_reclaim_flush_locked(tc);
 	cds_list_del(&tc->link);
 	pp_g.nthreads--;
 	pp_g.retired_hits += load_relaxed(&tc->hits);
@@ -290,7 +276,7 @@ static void release_own(void)
 		return;
 	pp_lock_absorb();
 	pp_tcache_release_locked(tc);
-	pp_tls.tc = NULL;
+	store_release(&pp_tls.tc, NULL);
 	pp_unlock();
 	pthread_setspecific(pp_g.key, NULL);
 }

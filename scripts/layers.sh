@@ -17,8 +17,8 @@
 # NM names another nm.
 
 # The order, bottom first.  A new file must be placed here.
-LAYERS="os error options arena buddy lock trim tcache stats reserve-fork fork
-init alloc bulk exact reserve query"
+LAYERS="os error options arena buddy lock trim reclaim tcache stats reserve-fork
+fork init alloc bulk exact reserve query"
 
 # Justified upward edges, "from:to", each with a comment at the call.
 #   alloc:exact - a free whose descriptor carries a run's span (the preload

@@ -92,3 +92,15 @@ void pp_test_audit(struct pp_audit *a)
 	}
 	pp_unlock();
 }
+
+/* Reclaim every other thread's cache that is not inside a call (reclaim.c). */
+size_t pp_test_reclaim(void)
+{
+	size_t pages;
+
+	pp_init();
+	pp_lock();
+	pages = pp_reclaim_others_locked(NULL);
+	pp_unlock();
+	return pages;
+}

@@ -28,5 +28,6 @@ void pp_test_lock(void);
 unsigned pp_test_lock_word(void);
 void pp_test_unlock(void);
 void pp_test_audit(struct pp_audit *a);
+size_t pp_test_reclaim(void);	/* other threads' caches not inside a call */
 
 #endif /* PP_TESTHOOKS_H */

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reclaim.c - giving caches' blocks back to the global lists: a thread's
+ * own, and other threads' without slowing them.
+ *
+ * Owns: the flush of a cache, and reclaim - the kernel's drain_all_pages()
+ * for userspace.  Another thread's cache is its owner's, which pops and
+ * pushes without a lock or an atomic read-modify-write; the reclaimer takes
+ * it from under it by an asymmetric Dekker pair, as liburcu's memb flavour
+ * does: under the global lock it clears the owner's pointer to its cache
+ * (pp_tls.tc), runs membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) - a full
+ * barrier on every running thread of the process - and loads the owner's
+ * busy mark.  The owner stores busy, then loads the pointer (hot.h: no
+ * fence and no instruction added on the hit path).  So either the reclaimer
+ * sees the owner inside a call and leaves that cache alone (it tries again
+ * RECLAIM_TRIES times, then skips it), or the owner's next call finds no
+ * cache and goes around it: PP_TRY fails with EAGAIN, a free that cannot
+ * take the lock uses the pending list, and the other calls take the lock,
+ * which the reclaimer holds until the pointer is back.  An owner never
+ * waits for a reclaimer longer than its flags allow it to wait for the lock.
+ *
+ * One membarrier per round, for every cache the round takes.  It interrupts
+ * every CPU running a thread of the process, so reclaim runs only when
+ * memory is short: a flags-0 allocation that finds nothing free and cannot
+ * grow the arena (cap=, or the OS refuses).  Without membarrier (Linux <
+ * 4.14, a seccomp filter, valgrind) there is no cross-thread reclaim, said
+ * once.  ThreadSanitizer cannot see the fence: its builds make both sides
+ * of the pair sequentially consistent (hot.h), which needs none.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+#define RECLAIM_TRIES 3		/* rounds for a cache whose owner is inside a call */
+
+/*
+ * pp_reclaim_flush_locked() - return every block @tc holds to the global
+ * lists (they may coalesce there); the cache itself stays, empty.  Its
+ * owner is this thread, or outside any call with its pointer taken.
+ * Return: the pages given back.
+ */
+size_t pp_reclaim_flush_locked(struct pp_tcache *tc)
+{
+	size_t pages = 0;
+
+	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++) {
+		uint32_t i, n = load_relaxed(&tc->count[k]);
+
+		for (i = 0; i < n; i++)
+			pp_buddy_free_locked(pp_index(tc->stack[k][i]), k);
+		store_relaxed(&tc->count[k], 0);
+		pages += (size_t)n << k;
+	}
+	return pages;
+}
+
+/*
+ * pp_reclaim_init() - register for membarrier, at start-up and in a fork
+ * child (a registration is the process's, and a child is a new process).
+ */
+void pp_reclaim_init(void)
+{
+	pp_g.membarrier = pp_os_membarrier_register() == 0;
+}
+
+static bool cached_any(const struct pp_tcache *tc)
+{
+	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++)
+		if (load_relaxed(&tc->count[k]))
+			return true;
+	return false;
+}
+
+/* Can other threads' caches be taken at all?  Said once when not. */
+static bool possible(void)
+{
+	static bool said;
+
+	if (pp_g.membarrier)
+		return true;
+	if (!said) {
+		said = true;
+		pp_msg("cannot reclaim other threads' caches: membarrier(2) is not available "
+		       "(%s); their pages stay cached until those threads free, drain or exit",
+		       pp_errname(ENOSYS));
+	}
+	return false;
+}
+
+/*
+ * pp_reclaim_others_locked() - take back every other thread's cached
+ * blocks whose owner is not inside a call (@self is the caller's cache,
+ * flushed by the caller if it wants).  Lock held throughout.
+ * Return: the pages given back to the lists.
+ */
+size_t pp_reclaim_others_locked(const struct pp_tcache *self)
+{
+	struct pp_tcache *tc;
+	size_t pages = 0, busy = 0;
+	unsigned marked = 0;
+
+	if (!possible())
+		return 0;
+	for (unsigned round = 0; round < RECLAIM_TRIES; round++) {
+		marked = 0;
+		cds_list_for_each_entry(tc, &pp_g.caches, link) {
+			if (tc == self || tc->owner == &pp_tls || !tc->owner ||
+			    !(round ? tc->stolen : cached_any(tc)))
+				continue;
+			tc->stolen = true;
+			__atomic_store_n(&tc->owner->tc, NULL, __ATOMIC_SEQ_CST);
+			marked++;
+		}
+		if (!marked)
+			break;
+		if (pp_os_membarrier()) {	/* registered, so it cannot fail: stop */
+			pp_g.membarrier = false;
+			pp_msg("membarrier(2) failed after registration (%s): no more reclaim",
+			       pp_errname(errno));
+		}
+		busy = 0;
+		cds_list_for_each_entry(tc, &pp_g.caches, link) {
+			if (!tc->stolen)
+				continue;
+			if (!pp_g.membarrier ||
+			    __atomic_load_n(&tc->owner->busy, __ATOMIC_SEQ_CST)) {
+				busy++;		/* inside a call: it keeps its cache this round */
+			} else {
+				pages += pp_reclaim_flush_locked(tc);
+				tc->stolen = false;
+			}
+			store_release(&tc->owner->tc, tc);
+		}
+		if (!busy)
+			break;
+	}
+	cds_list_for_each_entry(tc, &pp_g.caches, link)
+		tc->stolen = false;
+	pp_g.reclaim_runs++;
+	pp_g.reclaimed_pages += pages;
+	pp_g.reclaim_busy += busy;
+	return pages;
+}
