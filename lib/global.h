@@ -51,6 +51,8 @@ struct pp_tcache {
 	unsigned storage_order;		/* order of the block this lives in */
 	struct pp_tls *owner;		/* its thread's pp_tls (reclaim.c) */
 	bool stolen;			/* reclaim.c has its owner's pointer; lock held */
+	bool idle;			/* no call moved its counters since the last tick */
+	size_t seen_hits, seen_out;	/* the counters at the last tick (reclaim.c) */
 };
 
 /*
@@ -114,6 +116,7 @@ struct pp_global {
 	/* Other threads' caches given back (reclaim.c); under the lock. */
 	bool membarrier;		/* registered: reclaim is possible */
 	size_t reclaim_runs, reclaimed_pages, reclaim_busy;
+	size_t last_tick_ms;		/* the last idle tick (reclaim_ms=) */
 
 	struct pp_options opt;
 	pthread_key_t key;		/* runs the exit destructor */

@@ -72,7 +72,9 @@
 	X(trim_ms, COUNT, 1000, 0, SIZE_MAX,					\
 	  "the automatic trim runs at most this often (ms)")			\
 	X(madv_free, BOOL, 0, 0, 1,						\
-	  "release with MADV_FREE instead of MADV_DONTNEED")
+	  "release with MADV_FREE instead of MADV_DONTNEED")			\
+	X(reclaim_ms, COUNT, 1000, 0, SIZE_MAX,					\
+	  "a cache idle this long is taken back by another thread (ms; 0: never)")
 
 #define PP_OPTIONS(X)	PP_CORE_OPTIONS(X) PPR_OPTIONS(X) PPL_OPTIONS(X)
 

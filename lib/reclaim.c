@@ -90,12 +90,26 @@ static bool possible(void)
 }
 
 /*
- * pp_reclaim_others_locked() - take back every other thread's cached
- * blocks whose owner is not inside a call (@self is the caller's cache,
- * flushed by the caller if it wants).  Lock held throughout.
- * Return: the pages given back to the lists.
+ * Has @tc's owner made no call that moved its counters since the last
+ * look?  Every look moves the snapshot on.  Lock held.
  */
-size_t pp_reclaim_others_locked(const struct pp_tcache *self)
+static bool idle_now(struct pp_tcache *tc)
+{
+	size_t hits = load_relaxed(&tc->hits), out = load_relaxed(&tc->pages_out);
+	bool idle = hits == tc->seen_hits && out == tc->seen_out;
+
+	tc->seen_hits = hits;
+	tc->seen_out = out;
+	tc->idle = idle;
+	return idle;
+}
+
+/*
+ * Take back the cached blocks of every other thread whose owner is not
+ * inside a call - with @idle_only, of those whose counters did not move
+ * since the last look.  Lock held throughout.  Pages given back.
+ */
+static size_t reclaim_locked(const struct pp_tcache *self, bool idle_only)
 {
 	struct pp_tcache *tc;
 	size_t pages = 0, busy = 0;
@@ -106,8 +120,10 @@ size_t pp_reclaim_others_locked(const struct pp_tcache *self)
 	for (unsigned round = 0; round < RECLAIM_TRIES; round++) {
 		marked = 0;
 		cds_list_for_each_entry(tc, &pp_g.caches, link) {
-			if (tc == self || tc->owner == &pp_tls || !tc->owner ||
-			    !(round ? tc->stolen : cached_any(tc)))
+			if (tc == self || tc->owner == &pp_tls || !tc->owner)
+				continue;
+			if (round ? !tc->stolen :
+			    (idle_only && !idle_now(tc)) || !cached_any(tc))
 				continue;
 			tc->stolen = true;
 			__atomic_store_n(&tc->owner->tc, NULL, __ATOMIC_SEQ_CST);
@@ -142,4 +158,43 @@ size_t pp_reclaim_others_locked(const struct pp_tcache *self)
 	pp_g.reclaimed_pages += pages;
 	pp_g.reclaim_busy += busy;
 	return pages;
+}
+
+/*
+ * pp_reclaim_others_locked() - memory is short (a flags-0 allocation at
+ * cap=, or where the arena cannot grow): take back every other thread's
+ * cache whose owner is not inside a call (@self: the caller's, left to it).
+ * Return: the pages given back to the lists.
+ */
+size_t pp_reclaim_others_locked(const struct pp_tcache *self)
+{
+	return reclaim_locked(self, false);
+}
+
+/*
+ * pp_reclaim_idle_locked() - take back the caches of threads that made no
+ * call since the last look (pp_trim(), the automatic trim, the tick).
+ */
+size_t pp_reclaim_idle_locked(void)
+{
+	return reclaim_locked(NULL, true);
+}
+
+/*
+ * pp_reclaim_tick_locked() - the decay, from a refill (which holds the
+ * lock): at most once per reclaim_ms, caches idle since the last tick come
+ * back, as the kernel drains an idle CPU's lists.  reclaim_ms=0: never (an
+ * isolated real-time core is not interrupted by membarrier for this).
+ */
+void pp_reclaim_tick_locked(void)
+{
+	size_t now;
+
+	if (!pp_g.opt.reclaim_ms || !pp_g.membarrier)
+		return;
+	now = pp_os_now_ms();
+	if (now - pp_g.last_tick_ms < pp_g.opt.reclaim_ms)
+		return;
+	pp_g.last_tick_ms = now;
+	pp_reclaim_idle_locked();
 }

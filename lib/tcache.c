@@ -138,6 +138,8 @@ static void *refill(struct pp_tcache *tc, unsigned order, unsigned flags)
 			errno = EAGAIN;
 		return p;
 	}
+	if (!(flags & PP_NOWAIT))	/* it may make system calls (membarrier) */
+		pp_reclaim_tick_locked();	/* reclaim_ms=: idle threads' caches */
 	if (tc->drain_run[order]) {
 		/* It drained since its last refill: the working set is larger. */
 		tc->drain_run[order] = 0;

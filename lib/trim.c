@@ -104,6 +104,10 @@ static size_t trim_slow(size_t keep)
 	uint32_t chain = PP_NIL, done = PP_NIL;
 	size_t released = 0, got;
 
+	if (pp_lock_for(0)) {		/* first, what idle threads' caches hold */
+		pp_reclaim_idle_locked();
+		pp_unlock();
+	}
 	do {
 		if (!pp_lock_for(0))
 			break;		/* a shim call gives way to fork(): trim later */

@@ -17,7 +17,7 @@
 # NM names another nm.
 
 # The order, bottom first.  A new file must be placed here.
-LAYERS="os error options arena buddy lock trim reclaim tcache stats reserve-fork
+LAYERS="os error options arena buddy lock reclaim trim tcache stats reserve-fork
 fork init alloc bulk exact reserve query"
 
 # Justified upward edges, "from:to", each with a comment at the call.
