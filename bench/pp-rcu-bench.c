@@ -58,7 +58,8 @@
 
 #include "pagepool.h"
 #include "pagepool/rcu.h"
-#include "benchutil.h"
+#include "harness.h"
+#include "bench/targets.h"	/* generated from bench/targets.tsv */
 
 #define OBJ_SIZE	64	/* heap object size; bytes written per object */
 
@@ -68,10 +69,9 @@
 #define FULL_N_SYNC	2000UL
 #define QUICK_N_SYNC	300UL
 
-/* Targets of the issue: pp_rcu_free against call_rcu. */
-#define TARGET_SPEED_HEAP	3.0
-#define TARGET_SPEED_PAGE	5.0
-#define TARGET_RSS		1.5
+/* Targets of the issue: pp_rcu_free against call_rcu (bench/targets.tsv). */
+static const double target_speed[] = { TARGET_RCU_HEAP64_SPEED, TARGET_RCU_PAGE_SPEED };
+static const double target_rss[] = { TARGET_RCU_HEAP64_RSS, TARGET_RCU_PAGE_RSS };
 
 #define NOINLINE	__attribute__((noinline))
 
@@ -222,22 +222,6 @@ static NOINLINE void run_case(enum kind k, enum method m, unsigned long n)
 	}
 }
 
-/* VmRSS of this process in KiB, or 0. */
-static long rss_now_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long v = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 static int child_main(enum kind k, enum method m, unsigned long n)
 {
 	struct pp_stats st;
@@ -311,92 +295,51 @@ struct row {
 static struct row rows[NR_KIND][NR_METHOD];
 
 struct opts {
-	bool quick;
-	int runs;
+	struct bench_opts b;
 	unsigned long n, n_sync;
-	const char *csv;
-	const char *argv0;
+	const char *child;	/* --child KIND */
 };
 
-
-
-
-
-/* Parse the child's line into @r; false if it reported nothing valid. */
-static bool collect(struct row *r, FILE *in)
+/* The child's line into @ctx (a struct row): 1 a result, -1 anything else. */
+static int collect(void *ctx, const char *line)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	bool any = false;
+	struct row *r = ctx;
+	char kname[32], mname[32];
+	unsigned long n, reads;
+	long maxrss, rss0;
+	size_t pool;
+	double ns;
 
-	while (getline(&line, &cap, in) > 0) {
-		char kname[32], mname[32];
-		unsigned long n, reads;
-		long maxrss, rss0;
-		size_t pool;
-		double ns;
-
-		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "R %31s %31s %lu %lf %ld %ld %lu %zu", kname, mname, &n, &ns,
-			   &maxrss, &rss0, &reads, &pool) == 8 &&
-		    !strcmp(kname, kind_names[r->k]) && !strcmp(mname, method_names[r->m]) &&
-		    n == r->n && ns > 0 && maxrss > 0 && r->nv < MAX_RUNS && !any) {
-			r->ops[r->nv] = (double)n / (ns / 1e9);
-			r->rss[r->nv] = (double)maxrss / 1024;
-			r->rss0[r->nv] = (double)rss0 / 1024;
-			r->reads[r->nv] = (double)reads / (ns / 1e9);
-			r->pool[r->nv] = (double)pool * (double)page_size / 1048576;
-			r->nv++;
-			any = true;
-		} else if (line[0]) {
-			fprintf(stderr, "pp-rcu-bench: %s/%s: unexpected output '%s'\n",
-				kind_names[r->k], method_names[r->m], line);
-		}
-	}
-	free(line);
-	return any;
+	if (sscanf(line, "R %31s %31s %lu %lf %ld %ld %lu %zu", kname, mname, &n, &ns,
+		   &maxrss, &rss0, &reads, &pool) != 8 || strcmp(kname, kind_names[r->k]) ||
+	    strcmp(mname, method_names[r->m]) || n != r->n || !(ns > 0) || maxrss <= 0 ||
+	    r->nv >= MAX_RUNS)
+		return -1;
+	r->ops[r->nv] = (double)n / (ns / 1e9);
+	r->rss[r->nv] = (double)maxrss / 1024;
+	r->rss0[r->nv] = (double)rss0 / 1024;
+	r->reads[r->nv] = (double)reads / (ns / 1e9);
+	r->pool[r->nv] = (double)pool * (double)page_size / 1048576;
+	r->nv++;
+	return 1;
 }
 
 /* Run one child for @r; 0, or -1 on failure (a message has been printed). */
 static int spawn(const struct opts *o, struct row *r)
 {
-	char nbuf[32];
-	const char *args[8];
-	int n = 0, status;
-	bool got;
-	pid_t pid;
-	FILE *in;
+	char nbuf[32], what[64];
+	const char *args[] = { o->b.argv0, "--child", kind_names[r->k], method_names[r->m],
+			       "--n", nbuf, NULL };
+	struct bench_child c = { .args = args, .what = what, .line = collect, .ctx = r };
+	int nv = r->nv;
 
 	snprintf(nbuf, sizeof(nbuf), "%lu", r->n);
-	args[n++] = o->argv0;
-	args[n++] = "--child";
-	args[n++] = kind_names[r->k];
-	args[n++] = method_names[r->m];
-	args[n++] = "--n";
-	args[n++] = nbuf;
-	args[n] = NULL;
-
-	in = spawn_self(args, NULL, NULL, &pid);
-	got = collect(r, in);
-	fclose(in);
-	status = wait_child(pid);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && got)
+	snprintf(what, sizeof(what), "%s/%s", kind_names[r->k], method_names[r->m]);
+	if (bench_run_child(&c) == 0 && r->nv == nv + 1)
 		return 0;
-	if (got)		/* the result of a failed child does not count */
-		r->nv--;
-	if (WIFSIGNALED(status))
-		fprintf(stderr, "pp-rcu-bench: %s/%s: child killed by signal %d (%s)\n",
-			kind_names[r->k], method_names[r->m], WTERMSIG(status),
-			strsignal(WTERMSIG(status)));
-	else
-		fprintf(stderr, "pp-rcu-bench: %s/%s: child exited with status %d%s\n",
-			kind_names[r->k], method_names[r->m], WEXITSTATUS(status),
-			got ? "" : ", no results");
+	r->nv = nv;		/* the result of a failed child does not count */
 	return -1;
 }
-
-
-
 
 /* The file urcu-memb was loaded from (liburcu 0.13 has no version macro). */
 static void urcu_library(char *buf, size_t len)
@@ -412,21 +355,6 @@ static void urcu_library(char *buf, size_t len)
 	free(real);
 }
 
-/* Thousands separated with commas, for the object counts. */
-static const char *fmt_count(char *buf, size_t len, unsigned long v)
-{
-	char tmp[32];
-	size_t n = (size_t)snprintf(tmp, sizeof(tmp), "%lu", v), o = 0;
-
-	for (size_t i = 0; i < n && o + 2 < len; i++) {
-		if (i && (n - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = tmp[i];
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 static double row_ops(const struct row *r)
 {
 	return r->nv ? median(r->ops, r->nv) : 0;
@@ -438,13 +366,17 @@ static double row_rss(const struct row *r)
 }
 
 
-static int parent_main(const struct opts *o, int argc, char **argv)
+static int parent_main(const struct opts *o)
 {
+	static const char csv_head[] = "kind,method,objects,runs,mobj_per_s,ns_per_object,"
+		"peak_rss_mib,speed_x_call_rcu,rss_x_call_rcu,min_mobj_per_s,max_mobj_per_s,"
+		"min_peak_rss_mib,max_peak_rss_mib,start_rss_mib,pool_peak_mib,"
+		"reader_mreads_per_s";
+	const int nruns = o->b.runs;
 	double t_start = now_ns();
 	bool any_fail = false;
-	struct utsname un;
-	char cpu[128], c1[32], c2[32], lib[PATH_MAX];
-	FILE *csv = NULL;
+	char c1[32], c2[32], lib[PATH_MAX];
+	FILE *csv = csv_open(o->b.csv, csv_head);
 
 	for (int k = 0; k < NR_KIND; k++)
 		for (int m = 0; m < NR_METHOD; m++) {
@@ -452,14 +384,9 @@ static int parent_main(const struct opts *o, int argc, char **argv)
 			rows[k][m].m = (enum method)m;
 			rows[k][m].n = m == M_SYNC ? o->n_sync : o->n;
 		}
-	if (o->csv) {
-		csv = fopen(o->csv, "w");
-		if (!csv)
-			die("%s: %s", o->csv, strerror(errno));
-	}
 
 	/* Runs interleave the cases, so drift in the machine hits them all. */
-	for (int run = 1; run <= o->runs; run++) {
+	for (int run = 1; run <= nruns; run++) {
 		for (int k = 0; k < NR_KIND; k++) {
 			for (int m = 0; m < NR_METHOD; m++) {
 				struct row *r = &rows[k][m];
@@ -467,7 +394,7 @@ static int parent_main(const struct opts *o, int argc, char **argv)
 				int rc = spawn(o, r);
 
 				fprintf(stderr, "[run %d/%d] %-6s %-15s %10s objects %6.2f s",
-					run, o->runs, kind_names[k], method_names[m],
+					run, nruns, kind_names[k], method_names[m],
 					fmt_count(c1, sizeof(c1), r->n), (now_ns() - t) / 1e9);
 				if (rc == 0)
 					fprintf(stderr, "  %8.3f Mobj/s  peak RSS %7.1f MiB\n",
@@ -483,29 +410,11 @@ static int parent_main(const struct opts *o, int argc, char **argv)
 	}
 
 	/* Header, table, targets, footer. */
-	if (uname(&un) != 0) {
-		snprintf(un.sysname, sizeof(un.sysname), "unknown");
-		snprintf(un.release, sizeof(un.release), "unknown");
-		snprintf(un.machine, sizeof(un.machine), "unknown");
-	}
-	cpu_model(cpu, sizeof(cpu));
 	printf("pp-rcu-bench: urcu-memb, one reader thread looping read_lock/read_unlock%s\n",
-	       o->quick ? "; quick mode" : "");
-	printf("machine: nproc %d (%ld online), %s, %s %s %s; page size %zu bytes\n",
-	       nr_cpus(), sysconf(_SC_NPROCESSORS_ONLN), cpu, un.sysname, un.release,
-	       un.machine, page_size);
-	printf("command: ");
-	print_command(stdout, argc, argv);
-	printf("\n\n");
-
-	printf("| kind | method | objects | Mobj/s (median of %d) | ns/object | "
-	       "peak RSS MiB (median) | speed x call_rcu | peak RSS x call_rcu |\n", o->runs);
-	printf("|---|---|--:|--:|--:|--:|--:|--:|\n");
-	if (csv)
-		fprintf(csv, "kind,method,objects,runs,mobj_per_s,ns_per_object,peak_rss_mib,"
-			"speed_x_call_rcu,rss_x_call_rcu,min_mobj_per_s,max_mobj_per_s,"
-			"min_peak_rss_mib,max_peak_rss_mib,start_rss_mib,pool_peak_mib,"
-			"reader_mreads_per_s\n");
+	       o->b.quick ? "; quick mode" : "");
+	bench_print_machine(&o->b, page_size);
+	md_head("llrrrrrr", "kind | method | objects | Mobj/s (median of %d) | ns/object | "
+		"peak RSS MiB (median) | speed x call_rcu | peak RSS x call_rcu", nruns);
 	for (int k = 0; k < NR_KIND; k++) {
 		const struct row *call = &rows[k][M_CALL];
 
@@ -521,8 +430,8 @@ static int parent_main(const struct opts *o, int argc, char **argv)
 			}
 			fmt_ratio(sp, sizeof(sp), ops, row_ops(call));
 			fmt_ratio(rs, sizeof(rs), rss, row_rss(call));
-			if (r->nv != o->runs)
-				snprintf(runs, sizeof(runs), " (%d of %d runs)", r->nv, o->runs);
+			if (r->nv != nruns)
+				snprintf(runs, sizeof(runs), " (%d of %d runs)", r->nv, nruns);
 			if (1e9 / ops >= 1e5)
 				snprintf(ns, sizeof(ns), "%.0f", 1e9 / ops);
 			else
@@ -543,30 +452,28 @@ static int parent_main(const struct opts *o, int argc, char **argv)
 	}
 
 	printf("\nTargets (pp_rcu_free against one call_rcu per object, medians):\n\n");
-	printf("| kind | speed pp_rcu_free / call_rcu | target | | "
-	       "peak RSS pp_rcu_free / call_rcu | target | |\n");
-	printf("|---|--:|--:|---|--:|--:|---|\n");
+	md_head("lrrlrrl", "kind | speed pp_rcu_free / call_rcu | target | | "
+		"peak RSS pp_rcu_free / call_rcu | target |");
 	for (int k = 0; k < NR_KIND; k++) {
 		const struct row *p = &rows[k][M_PPR], *c = &rows[k][M_CALL];
-		double target = k == K_HEAP ? TARGET_SPEED_HEAP : TARGET_SPEED_PAGE, sp, rs;
+		double target = target_speed[k], sp, rs;
 
 		if (!p->nv || !c->nv) {
 			printf("| %s | n/a | >= %.0fx | not measured | n/a | <= %.1fx | "
-			       "not measured |\n", kind_titles[k], target, TARGET_RSS);
+			       "not measured |\n", kind_titles[k], target, target_rss[k]);
 			continue;
 		}
 		sp = row_ops(p) / row_ops(c);
 		rs = row_rss(p) / row_rss(c);
 		printf("| %s | %.2fx | >= %.0fx | %s | %.2fx | <= %.1fx | %s |\n",
 		       kind_titles[k], sp, target, sp >= target ? "met" : "NOT MET", rs,
-		       TARGET_RSS, rs <= TARGET_RSS ? "met" : "NOT MET");
+		       target_rss[k], rs <= target_rss[k] ? "met" : "NOT MET");
 	}
 
 	/* What the deferral itself costs: time per object above the floor. */
 	printf("\nCost of the deferral alone (ns per object above the \"free\" floor: the same "
 	       "allocation and write, freed at once):\n\n");
-	printf("| kind | floor ns | pp_rcu_free ns | call_rcu ns | call_rcu / pp_rcu_free |\n");
-	printf("|---|--:|--:|--:|--:|\n");
+	md_head("lrrrr", "kind | floor ns | pp_rcu_free ns | call_rcu ns | call_rcu / pp_rcu_free");
 	for (int k = 0; k < NR_KIND; k++) {
 		const struct row *p = &rows[k][M_PPR], *c = &rows[k][M_CALL], *f = &rows[k][M_FREE];
 		double fl, pn, cn;
@@ -586,8 +493,8 @@ static int parent_main(const struct opts *o, int argc, char **argv)
 	       fmt_count(c2, sizeof(c2), o->n));
 	printf("Each (kind, method) runs in its own process, %d time%s, interleaved; the "
 	       "medians of objects/s and of peak RSS (ru_maxrss: the whole process, libraries "
-	       "and threads included) are taken separately.\n", o->runs,
-	       o->runs == 1 ? "" : "s");
+	       "and threads included) are taken separately.\n", nruns,
+	       nruns == 1 ? "" : "s");
 	printf("Timed: allocate (malloc(%d) or pp_alloc_page(0)), write the first %d bytes, "
 	       "free through the method; then urcu_memb_barrier() or pp_rcu_barrier(), so "
 	       "every object has been freed when the clock stops.  The producer is not "
@@ -602,10 +509,9 @@ static int parent_main(const struct opts *o, int argc, char **argv)
 			if (rows[k][m].failed)
 				printf("FAILED: %s/%s in %d of %d runs (see stderr).\n",
 				       kind_names[k], method_names[m],
-				       o->runs - rows[k][m].nv, o->runs);
+				       nruns - rows[k][m].nv, nruns);
 
-	finish_report(csv, o->csv, t_start);
-	return any_fail ? 1 : 0;
+	return finish_report(csv, o->b.csv, t_start, any_fail);
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -630,84 +536,40 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "quick", no_argument, NULL, 'q' },
-		{ "runs", required_argument, NULL, 'r' },
-		{ "n", required_argument, NULL, 'n' },
-		{ "n-sync", required_argument, NULL, 's' },
-		{ "csv", required_argument, NULL, 'c' },
-		{ "child", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct opts o = { .n = 0 };
+	const struct bench_opt opts[] = {
+		{ "n", OPT_ULONG, &o.n, 1, 1UL << 40 },
+		{ "n-sync", OPT_ULONG, &o.n_sync, 1, 1UL << 40 },
+		{ "child", OPT_STR, &o.child, 0, 0 },
 	};
-	struct opts o = { .runs = 0, .argv0 = argv[0] };
-	const char *child = NULL;
-	long ps;
-	int c;
+	int first = bench_options(argc, argv, &o.b, opts, NR_OF(opts), usage);
 
-	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'q':
-			o.quick = true;
-			break;
-		case 'r':
-			o.runs = parse_runs(optarg);
-			break;
-		case 'n':
-			o.n = parse_ulong("--n", optarg, 1, 1UL << 40);
-			break;
-		case 's':
-			o.n_sync = parse_ulong("--n-sync", optarg, 1, 1UL << 40);
-			break;
-		case 'c':
-			o.csv = optarg;
-			break;
-		case 'C':
-			child = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-
-	ps = sysconf(_SC_PAGESIZE);
-	if (ps <= 0 || (ps & (ps - 1)))
-		die("bad page size %ld", ps);
-	page_size = (size_t)ps;
-	if (pp_page_size() != page_size)
-		die("pp_page_size() %zu != system page size %zu", pp_page_size(), page_size);
-
-	if (child) {
+	page_size = bench_page_size(pp_page_size());
+	if (o.child) {
 		int k, m;
 
-		if (optind + 1 != argc)
+		if (first + 1 != argc)
 			die("--child KIND METHOD: METHOD missing or extra arguments");
-		for (k = 0; k < NR_KIND && strcmp(kind_names[k], child); k++)
+		for (k = 0; k < NR_KIND && strcmp(kind_names[k], o.child); k++)
 			;
-		for (m = 0; m < NR_METHOD && strcmp(method_names[m], argv[optind]); m++)
+		for (m = 0; m < NR_METHOD && strcmp(method_names[m], argv[first]); m++)
 			;
 		if (k == NR_KIND || m == NR_METHOD)
-			die("--child: unknown case '%s %s'", child, argv[optind]);
+			die("--child: unknown case '%s %s'", o.child, argv[first]);
 		if (!o.n)
-			o.n = m == M_SYNC ? (o.quick ? QUICK_N_SYNC : FULL_N_SYNC)
-					  : (o.quick ? QUICK_N : FULL_N);
+			o.n = m == M_SYNC ? (o.b.quick ? QUICK_N_SYNC : FULL_N_SYNC)
+					  : (o.b.quick ? QUICK_N : FULL_N);
 		return child_main((enum kind)k, (enum method)m, o.n);
 	}
-	if (optind < argc) {
-		usage(stderr);
-		return 1;
-	}
-	if (!o.runs)
-		o.runs = 3;
+	if (first < argc)
+		bench_usage_error(usage);
+	if (!o.b.runs)
+		o.b.runs = 3;
 	if (!o.n)
-		o.n = o.quick ? QUICK_N : FULL_N;
+		o.n = o.b.quick ? QUICK_N : FULL_N;
 	if (!o.n_sync)
-		o.n_sync = o.quick ? QUICK_N_SYNC : FULL_N_SYNC;
+		o.n_sync = o.b.quick ? QUICK_N_SYNC : FULL_N_SYNC;
 	if (o.n_sync > o.n)
 		o.n_sync = o.n;
-	return parent_main(&o, argc, argv);
+	return parent_main(&o);
 }

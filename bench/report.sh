@@ -1,6 +1,7 @@
 #!/bin/sh
 # report.sh - BENCHMARKS.md from the files that `make bench` writes: the
-# issue's targets, each marked met or not with its ratio, then every
+# issue's targets (listed, with their thresholds, in bench/targets.tsv next
+# to this script), each marked met or not with its ratio, then every
 # workload's table with its plot (bench/plot.sh draws them).
 #
 #   bench/report.sh [--results F] [--latency F] [--rcu F] [--preload F]
@@ -108,18 +109,32 @@ echo "the copy in the source tree keeps them in \`bench/results/\`."
 echo
 
 # ---- targets -------------------------------------------------------------
-# One awk over every input: kind=NAME before each file tells which it is.
-set --
+# One awk over the targets and every input: kind=NAME before each file tells
+# which it is.  bench/targets.tsv lists the targets (id, workload, comparison,
+# threshold) in the order of the table; the functions below read each kind of
+# comparison from the measured numbers.
+targets=$(dirname "$0")/targets.tsv
+if [ ! -r "$targets" ]; then
+	echo "$0: $targets: not readable" >&2
+	exit 1
+fi
+set -- kind=targets "FS=	" "$targets"
 for pair in results:"$results" latency:"$latency" rcu:"$rcu" icount:"$icount"; do
 	k=${pair%%:*} file=${pair#*:}
 	if usable "$file"; then
-		set -- "$@" "kind=$k" "$file"
+		set -- "$@" "kind=$k" "FS=," "$file"
 	fi
 done
-awk -F, -v desc="$desc" -v notmet="$tmp/notmet" -v counts="$tmp/counts" \
+awk -v desc="$desc" -v notmet="$tmp/notmet" -v counts="$tmp/counts" \
 	"$AWK_LIB"'
 # g(NAME): the field under header NAME in the current file (kind)
 function g(name,   v) { v = ((kind, name) in C) ? $(C[kind, name]) : ""; sub(/\r$/, "", v); return v }
+kind == "targets" {
+	if (/^#/ || $1 == "target" || NF < 4) next
+	split($4, th, " ")
+	nt++; TID[nt] = $1; TW[nt] = $2; TC[nt] = $3; TOP[nt] = th[1]; TN[nt] = th[2] + 0
+	next
+}
 FNR == 1 { for (i = 1; i <= NF; i++) { sub(/\r$/, "", $i); C[kind, $i] = i }; seen[kind] = 1; next }
 kind == "results" {
 	w = g("workload"); b = g("backend"); v = g("ns_per_op")
@@ -156,8 +171,7 @@ function norun(id, name, why) {
 function label(v) { return v == "pagepool-try" ? "pagepool-try (`pp_alloc_page_try`)" : v == "pagepool" ? "pagepool (`pp_alloc_page(0)`)" : v }
 
 # w: at least need x jemalloc
-function vs_jemalloc(w, v, need,   id, name, r) {
-	id = w (v == "pagepool-try" ? "-try" : "") "-jemalloc"
+function vs_jemalloc(id, w, v, need,   name, r) {
 	name = w ": " label(v) " at least " need "x " (w == "remote" ? "jemalloc pages per second" : "faster than jemalloc")
 	if (!seen["results"]) return norun(id, name, "no bench-results.csv")
 	if (!((w, v) in NS)) return norun(id, name, "no " w " " v " row")
@@ -166,9 +180,8 @@ function vs_jemalloc(w, v, need,   id, name, r) {
 	row(id, name, fns(NS[w, v]) " ns; jemalloc " fns(NS[w, "jemalloc"]) " ns",
 	    fx(r) "x (need ≥ " need "x)", r >= need)
 }
-# w: faster than (strict) or no slower than every backend not pagepool
-function vs_others(w, v, strict,   id, name, n, i, bl, best, bb, r) {
-	id = w (v == "pagepool-try" ? "-try" : "") "-others"
+# w: faster than (strict) or no slower than every backend not pagepool, by t
+function vs_others(id, w, v, strict, t,   name, n, i, bl, best, bb, r) {
 	name = w ": " label(v) (strict ? " faster than every other backend" : " no slower than the best other backend")
 	if (!seen["results"]) return norun(id, name, "no bench-results.csv")
 	if (!((w, v) in NS)) return norun(id, name, "no " w " " v " row")
@@ -178,122 +191,117 @@ function vs_others(w, v, strict,   id, name, n, i, bl, best, bb, r) {
 	if (bb == "") return norun(id, name, "no other backend in " w)
 	r = NS[w, v] > 0 ? best / NS[w, v] : 0
 	row(id, name, fns(NS[w, v]) " ns; best other: " bb " " fns(best) " ns",
-	    fx(r) "x (need " (strict ? ">" : "≥") " 1x)", strict ? NS[w, v] < best : NS[w, v] <= best)
+	    fx(r) "x (need " (strict ? ">" : "≥") " " t "x)", strict ? NS[w, v] * t < best : NS[w, v] * t <= best)
+}
+# bulk: the bulk calls at least need x the single-call loop, per page
+function vs_single(id, v, ref, need,   name, r) {
+	name = "bulk: " v " per page at most " (need == 2 ? "half" : "1/" need) " of the " ref " single-call loop"
+	if (!seen["results"]) return norun(id, name, "no bench-results.csv")
+	if (!(("bulk", v) in NS) || !(("bulk", ref) in NS)) return norun(id, name, "no bulk pagepool rows")
+	r = NS["bulk", v] > 0 ? NS["bulk", ref] / NS["bulk", v] : 0
+	row(id, name, fns(NS["bulk", v]) " ns/page; single calls " fns(NS["bulk", ref]) " ns/page",
+	    fx(r) "x (need ≥ " need "x)", NS["bulk", v] <= NS["bulk", ref] / need)
 }
 # at most limit
 function at_most(id, name, v, limit, unit) {
 	row(id, name, v " " unit, sprintf("%s / %s = %.2f (need ≤ 1)", v, limit, v / limit), v + 0 <= limit + 0)
 }
+function icount(id, what, limit,   name) {
+	name = "pair: at most " limit " instructions per " (what == "pair-try" ? "`pp_alloc_page_try` + `pp_free_page`" : what) " (callgrind)"
+	if (!seen["icount"]) norun(id, name, "no bench-icount.csv")
+	else if (!(what in IC)) norun(id, name, "no " what " row")
+	else at_most(id, name, IC[what], limit, "instructions")
+}
 function runs_note(b1, o1, b2, o2) {
 	return (LR[b1, o1] != "" && LR[b1, o1] + 0 < 3) || (LR[b2, o2] != "" && LR[b2, o2] + 0 < 3)
 }
-function lat(op, opname,   ref, id, p, r, n, i, bb, best, few, no, nn, pc, nc, sc, good) {
-	ref = op == "free" ? "free" : "alloc"
-	# (reading L9[k] would create k: test with "in" first)
-	p = (("pagepool", op) in L9) ? L9["pagepool", op] : 0
-
-	id = "latency-" op "-jemalloc"
-	name = "latency: p99.99 of " opname " at most 1/5 of jemalloc " ref
-	if (!seen["latency"]) norun(id, name, "no bench-latency.csv")
-	else if (!(("pagepool", op) in L9)) norun(id, name, "no pagepool " op " row")
-	else if (!(("jemalloc", ref) in L9)) norun(id, name, "no jemalloc " ref " row")
-	else {
-		few = runs_note("pagepool", op, "jemalloc", ref)
-		r = p > 0 ? L9["jemalloc", ref] / p : 0
-		row(id, name, fns(p) " ns; jemalloc " fns(L9["jemalloc", ref]) " ns" (few ? " (fewer than 3 runs)" : ""),
-		    fx(r) "x lower (need ≥ 5x)", r >= 5 && !few)
-	}
-
-	id = "latency-" op "-others"
-	name = "latency: p99.99 of " opname " no higher than the best other backend"
-	if (!seen["latency"]) norun(id, name, "no bench-latency.csv")
-	else if (!(("pagepool", op) in L9)) norun(id, name, "no pagepool " op " row")
-	else {
-		bb = ""
-		for (i = 1; i <= nlb; i++)
-			if (LBL[i] != "pagepool" && LBL[i] != "none" && (LBL[i], ref) in L9 &&
-			    (bb == "" || L9[LBL[i], ref] < best)) { bb = LBL[i]; best = L9[bb, ref] }
-		if (bb == "") norun(id, name, "no other backend " ref " row")
-		else {
-			few = runs_note("pagepool", op, bb, ref)
-			r = p > 0 ? best / p : 0
-			row(id, name, fns(p) " ns; best other: " bb " " fns(best) " ns" (few ? " (fewer than 3 runs)" : ""),
-			    fx(r) "x (need ≥ 1x)", p <= best && !few)
-		}
-	}
-
-	id = "latency-" op "-10us"
-	name = "latency: " opname " calls over 10 us no more than the no-allocator row"
-	if (!seen["latency"]) norun(id, name, "no bench-latency.csv")
-	else if (!(("pagepool", op) in L9)) norun(id, name, "no pagepool " op " row")
-	else if (!("none" in NONE)) norun(id, name, "no none row")
-	else {
-		no = NONE["none"]
-		few = runs_note("pagepool", op, "none", no)
-		n = LO["pagepool", op] + 0; nn = LO["none", no] + 0
-		pc = LC["pagepool", op] + 0; nc = LC["none", no] + 0
-		# the same number of calls as the none row (normally equal already)
-		sc = (pc > 0 && nc > 0 && pc != nc) ? n * nc / pc : n
-		good = sc <= nn && !few
-		row(id, name, grp(n) " of " grp(pc) " calls; none " grp(nn) " of " grp(nc) (few ? " (fewer than 3 runs)" : ""),
-		    (nn > 0 ? sprintf("%.2f", sc / nn) : sc == 0 ? "0" : "more than 0") " (need ≤ 1)" (pc != nc ? ", per as many calls" : ""), good)
-	}
+function opname(op) { return op == "try" ? "`pp_alloc_page_try`" : op == "nowait" ? "`PP_NOWAIT` allocation" : op == "free" ? "`pp_free_page`" : op }
+function lat_ref(op) { return op == "free" ? "free" : "alloc" }
+# (reading L9[k] would create k: test with "in" first)
+function lat_p(op) { return (("pagepool", op) in L9) ? L9["pagepool", op] : 0 }
+function lat_jemalloc(id, op, need,   name, ref, p, few, r) {
+	ref = lat_ref(op); p = lat_p(op)
+	name = "latency: p99.99 of " opname(op) " at most 1/" need " of jemalloc " ref
+	if (!seen["latency"]) return norun(id, name, "no bench-latency.csv")
+	if (!(("pagepool", op) in L9)) return norun(id, name, "no pagepool " op " row")
+	if (!(("jemalloc", ref) in L9)) return norun(id, name, "no jemalloc " ref " row")
+	few = runs_note("pagepool", op, "jemalloc", ref)
+	r = p > 0 ? L9["jemalloc", ref] / p : 0
+	row(id, name, fns(p) " ns; jemalloc " fns(L9["jemalloc", ref]) " ns" (few ? " (fewer than 3 runs)" : ""),
+	    fx(r) "x lower (need ≥ " need "x)", r >= need && !few)
 }
-function rcu_speed(k, kname, need,   id, name, r) {
-	id = "rcu-" k "-speed"
-	name = "rcu: pp_rcu_free at least " need "x faster per " kname " than one call_rcu each"
+function lat_others(id, op, t,   name, ref, p, i, bb, best, few, r) {
+	ref = lat_ref(op); p = lat_p(op)
+	name = "latency: p99.99 of " opname(op) " no higher than the best other backend"
+	if (!seen["latency"]) return norun(id, name, "no bench-latency.csv")
+	if (!(("pagepool", op) in L9)) return norun(id, name, "no pagepool " op " row")
+	bb = ""
+	for (i = 1; i <= nlb; i++)
+		if (LBL[i] != "pagepool" && LBL[i] != "none" && (LBL[i], ref) in L9 &&
+		    (bb == "" || L9[LBL[i], ref] < best)) { bb = LBL[i]; best = L9[bb, ref] }
+	if (bb == "") return norun(id, name, "no other backend " ref " row")
+	few = runs_note("pagepool", op, bb, ref)
+	r = p > 0 ? best / p : 0
+	row(id, name, fns(p) " ns; best other: " bb " " fns(best) " ns" (few ? " (fewer than 3 runs)" : ""),
+	    fx(r) "x (need ≥ " t "x)", p * t <= best && !few)
+}
+function lat_10us(id, op, limit,   name, no, few, n, nn, pc, nc, sc, good) {
+	name = "latency: " opname(op) " calls over 10 us no more than the no-allocator row"
+	if (!seen["latency"]) return norun(id, name, "no bench-latency.csv")
+	if (!(("pagepool", op) in L9)) return norun(id, name, "no pagepool " op " row")
+	if (!("none" in NONE)) return norun(id, name, "no none row")
+	no = NONE["none"]
+	few = runs_note("pagepool", op, "none", no)
+	n = LO["pagepool", op] + 0; nn = LO["none", no] + 0
+	pc = LC["pagepool", op] + 0; nc = LC["none", no] + 0
+	# the same number of calls as the none row (normally equal already)
+	sc = (pc > 0 && nc > 0 && pc != nc) ? n * nc / pc : n
+	good = sc <= nn * limit && !few
+	row(id, name, grp(n) " of " grp(pc) " calls; none " grp(nn) " of " grp(nc) (few ? " (fewer than 3 runs)" : ""),
+	    (nn > 0 ? sprintf("%.2f", sc / nn) : sc == 0 ? "0" : "more than 0") " (need ≤ " limit ")" (pc != nc ? ", per as many calls" : ""), good)
+}
+function rcu_speed(id, k, need,   name, r) {
+	name = "rcu: pp_rcu_free at least " need "x faster per " (k == "heap64" ? "64-byte heap object" : k == "page" ? "pool page" : k) " than one call_rcu each"
 	if (!seen["rcu"]) return norun(id, name, "no bench-rcu.csv")
 	if (!((k, "pp_rcu_free") in ROPS) || !((k, "call_rcu") in ROPS)) return norun(id, name, "no " k " rows")
 	r = ROPS[k, "call_rcu"] > 0 ? ROPS[k, "pp_rcu_free"] / ROPS[k, "call_rcu"] : 0
 	row(id, name, fns(RNS[k, "pp_rcu_free"]) " ns/object; call_rcu " fns(RNS[k, "call_rcu"]),
 	    fx(r) "x (need ≥ " need "x)", r >= need)
 }
-function rcu_rss(k, kname,   id, name, r) {
-	id = "rcu-" k "-rss"
-	name = "rcu: pp_rcu_free peak RSS at most 1.5x of call_rcu, " kname
+function rcu_rss(id, k, limit,   name, r) {
+	name = "rcu: pp_rcu_free peak RSS at most " limit "x of call_rcu, " (k == "heap64" ? "64-byte heap objects" : k == "page" ? "pool pages" : k)
 	if (!seen["rcu"]) return norun(id, name, "no bench-rcu.csv")
 	if (!((k, "pp_rcu_free") in ROPS) || !((k, "call_rcu") in ROPS) || !ok(RRSS[k, "call_rcu"]) ||
 	    !ok(RRSS[k, "pp_rcu_free"])) return norun(id, name, "no " k " rows")
 	r = RRSS[k, "call_rcu"] > 0 ? RRSS[k, "pp_rcu_free"] / RRSS[k, "call_rcu"] : 0
 	row(id, name, sprintf("%.1f MiB; call_rcu %.1f MiB", RRSS[k, "pp_rcu_free"], RRSS[k, "call_rcu"]),
-	    fx(r) "x (need ≤ 1.5x)", r <= 1.5)
+	    fx(r) "x (need ≤ " limit "x)", r <= limit)
+}
+function metadata(id, limit,   name) {
+	name = "metadata: at most " limit " bytes per page"
+	if (!ok(desc)) norun(id, name, "no desc_bytes_per_page in bench-meta.txt")
+	else at_most(id, name, desc + 0, limit, "bytes per page")
+}
+# One target: its comparison read as SUBJECT [WHAT] vs REFERENCE.
+function target(id, w, cmp, op, t,   c, n) {
+	n = split(cmp, c, " ")
+	if (w == "icount") icount(id, c[1], t)
+	else if (w == "meta") metadata(id, t)
+	else if (w == "bulk") vs_single(id, c[1], c[3], t)
+	else if (w == "latency" && c[n] == "jemalloc") lat_jemalloc(id, c[1], t)
+	else if (w == "latency" && c[n] == "best-other") lat_others(id, c[1], t)
+	else if (w == "latency" && c[n] == "none") lat_10us(id, c[1], t)
+	else if (w == "rcu" && c[2] == "speed") rcu_speed(id, c[1], t)
+	else if (w == "rcu" && c[2] == "rss") rcu_rss(id, c[1], t)
+	else if (c[n] == "jemalloc") vs_jemalloc(id, w, c[1], t)
+	else if (c[n] == "best-other") vs_others(id, w, c[1], op == ">", t)
+	else norun(id, id ": " cmp, "bench/targets.tsv: comparison not known")
 }
 END {
 	print "| target | measured | ratio | met? |"
 	print "|---|---|---|---|"
-	need["pair"] = 2.5; need["batch"] = 10; need["remote"] = 1.5
-	nw = split("pair batch", wl, " ")
-	for (j = 1; j <= nw; j++) {
-		vs_jemalloc(wl[j], "pagepool-try", need[wl[j]]); vs_others(wl[j], "pagepool-try", 1)
-		vs_jemalloc(wl[j], "pagepool", need[wl[j]]); vs_others(wl[j], "pagepool", 1)
-		if (wl[j] == "pair") {
-			id = "pair-icount"
-			name = "pair: at most 36 instructions per `pp_alloc_page_try` + `pp_free_page` (callgrind)"
-			if (!seen["icount"]) norun(id, name, "no bench-icount.csv")
-			else if (!("pair-try" in IC)) norun(id, name, "no pair-try row")
-			else at_most(id, name, IC["pair-try"], 36, "instructions")
-		}
-	}
-	id = "bulk"; name = "bulk: pagepool-bulk64 per page at most half of the pagepool single-call loop"
-	if (!seen["results"]) norun(id, name, "no bench-results.csv")
-	else if (!(("bulk", "pagepool-bulk64") in NS) || !(("bulk", "pagepool") in NS)) norun(id, name, "no bulk pagepool rows")
-	else {
-		r = NS["bulk", "pagepool-bulk64"] > 0 ? NS["bulk", "pagepool"] / NS["bulk", "pagepool-bulk64"] : 0
-		row(id, name, fns(NS["bulk", "pagepool-bulk64"]) " ns/page; single calls " fns(NS["bulk", "pagepool"]) " ns/page",
-		    fx(r) "x (need ≥ 2x)", NS["bulk", "pagepool-bulk64"] <= NS["bulk", "pagepool"] / 2)
-	}
-	vs_jemalloc("remote", "pagepool-try", 1.5); vs_others("remote", "pagepool-try", 0)
-	vs_jemalloc("remote", "pagepool", 1.5); vs_others("remote", "pagepool", 0)
-	lat("try", "`pp_alloc_page_try`")
-	lat("nowait", "`PP_NOWAIT` allocation")
-	lat("free", "`pp_free_page`")
-	rcu_speed("heap64", "64-byte heap object", 3)
-	rcu_speed("page", "pool page", 5)
-	rcu_rss("heap64", "64-byte heap objects")
-	rcu_rss("page", "pool pages")
-	id = "metadata"; name = "metadata: at most 16 bytes per page"
-	if (!ok(desc)) norun(id, name, "no desc_bytes_per_page in bench-meta.txt")
-	else at_most(id, name, desc + 0, 16, "bytes per page")
+	for (i = 1; i <= nt; i++)
+		target(TID[i], TW[i], TC[i], TOP[i], TN[i])
 	printf "%d %d %d\n", ntarget, nmet, nnotrun > counts
 }' "$@" >"$tmp/targets" </dev/null
 
