@@ -216,26 +216,39 @@ static void reserves_now(struct pp_reserve **rs)
 		rs[i] = atomic_load(&res[i].state) >= 0 ? res[i].r : NULL;
 }
 
+/*
+ * Every worker slot empty or parked: a worker sets its parked flag under
+ * qp_lock and cannot leave until qp_gen moves; one that exits is joined
+ * first (its thread-exit drain is a pagepool call).
+ */
+static unsigned not_parked(void)
+{
+	unsigned n = 0;
+
+	reap();
+	pthread_mutex_lock(&qp_lock);
+	for (unsigned i = 0; i < opt.threads; i++) {
+		int st = atomic_load(&workers[i].state);
+
+		n += st != W_EMPTY && (st != W_RUNNING || !workers[i].parked);
+	}
+	pthread_mutex_unlock(&qp_lock);
+	return n;
+}
+
 static void quiet_point(void)
 {
 	struct pp_reserve *rs[NRES];
 	double t0 = now_sec();
 	char when[64];
+	unsigned n;
 
 	atomic_store(&qp_want, true);
-	for (;;) {
-		unsigned parked;
-
-		reap();
-		pthread_mutex_lock(&qp_lock);
-		parked = qp_parked;
-		pthread_mutex_unlock(&qp_lock);
-		if (parked == running())
-			break;
+	while ((n = not_parked()) != 0) {
 		rescue_waiter(true);
 		if (now_sec() - t0 > WAIT_S)
-			st_fail("quiet point %llu: %u of %u workers parked after %d s (a hang?)",
-				(unsigned long long)quiet_points, parked, running(), WAIT_S);
+			st_fail("quiet point %llu: %u workers not parked after %d s (a hang?)",
+				(unsigned long long)quiet_points + 1, n, WAIT_S);
 		usleep(200);
 	}
 	quiet_points++;
@@ -244,8 +257,9 @@ static void quiet_point(void)
 	st_quiet_check(model_pages(), rs, NRES, when);
 	rescue_fill();
 	pthread_mutex_lock(&qp_lock);
+	for (unsigned i = 0; i < opt.threads; i++)
+		workers[i].parked = false;
 	atomic_store(&qp_want, false);
-	qp_parked = 0;
 	qp_gen++;
 	pthread_cond_broadcast(&qp_cv);
 	pthread_mutex_unlock(&qp_lock);
@@ -534,7 +548,7 @@ int main(int argc, char **argv)
 		    read(fds[0], &q, 8) != 8 || read(fds[0], &r, 8) != 8)
 			memset(&c, 0, sizeof(c));
 		close(fds[0]);
-		while ((got = waitpid(pid, &status, WNOHANG)) == 0 && now_sec() - ts < 300)
+		while ((got = waitpid(pid, &status, WNOHANG)) == 0 && now_sec() - ts < opt.seconds + 240)
 			usleep(10000);
 		if (got != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			char how[128];

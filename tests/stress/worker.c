@@ -30,7 +30,7 @@ size_t q_len, q_pages;
 pthread_mutex_t qp_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_cond_t qp_cv = PTHREAD_COND_INITIALIZER;
 atomic_bool qp_want;
-unsigned qp_gen, qp_parked;
+unsigned qp_gen;
 struct res_slot res[NRES];
 _Atomic int waiter = -1;
 _Atomic uint64_t waiter_since;
@@ -624,18 +624,21 @@ static void op_fork(struct worker *w)
 
 /* ---- workers -------------------------------------------------------------------- */
 
+/*
+ * Park until the main thread has done its quiet point, the signal blocked;
+ * park again at once if the next one has begun (the main thread clears
+ * parked at each release, under qp_lock).
+ */
 static void park(struct worker *w)
 {
 	sig_block(true);
 	pthread_mutex_lock(&qp_lock);
-	if (atomic_load(&qp_want)) {
+	while (atomic_load(&qp_want)) {
 		unsigned g = qp_gen;
 
-		qp_parked++;
 		w->parked = true;	/* main may take a page of ours to rescue a waiter */
 		while (qp_gen == g)
 			pthread_cond_wait(&qp_cv, &qp_lock);
-		w->parked = false;
 	}
 	pthread_mutex_unlock(&qp_lock);
 	sig_block(false);

@@ -76,11 +76,11 @@ extern pthread_mutex_t q_lock;
 extern struct blk *queue;
 extern size_t q_len, q_pages;
 
-/* Quiet points: workers park under qp_lock until qp_gen moves. */
+/* Quiet points: workers park (struct worker's parked) under qp_lock until qp_gen moves. */
 extern pthread_mutex_t qp_lock;
 extern pthread_cond_t qp_cv;
 extern atomic_bool qp_want;
-extern unsigned qp_gen, qp_parked;
+extern unsigned qp_gen;
 
 /* Reserves: state EMPTY, BUSY (being created or destroyed) or its users (>= 0). */
 #define R_EMPTY	(-2)
