@@ -6,11 +6,11 @@
  * slots, bulk free with NULLs, drain, trim, reserves created, resized, used
  * and destroyed, frees on another thread, threads that exit holding pages
  * and new ones, fork() from the threaded process with the child allocating
- * and checking its own ledger) while a timer signal's handler takes pages
- * with the try path and frees them.  Every page carries a pattern checked
- * when it is freed, a bitmap catches a page handed out twice (model.c),
- * and at quiet points (every worker parked, the signal blocked) the
- * ledger, the descriptor audit and the model must agree.
+ * and checking its own ledger: child.c) while a timer signal's handler
+ * takes pages with the try path and frees them.  Every page carries a
+ * pattern checked when it is freed, a bitmap catches a page handed out
+ * twice (model.c), and at quiet points (every worker parked, the signal
+ * blocked) the ledger, the descriptor audit and the model must agree.
  *
  * Owns: the main thread - options, the pool's random configuration and
  * this seed's mix of operations, spawning and joining workers, the quiet

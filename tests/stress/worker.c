@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker.c - pp-stress's workers: the operations they mix, the timer
- * signal's handler, and the child of a fork() from a worker.
+ * worker.c - pp-stress's workers: the operations they mix and the timer
+ * signal's handler (the child of a fork() from a worker is child.c's).
  *
  * Owns: the state the workers share with the main thread (worker.h), and
  * every call into the pool that the workers and the handler make, each
  * result checked against the model (model.c): a NULL must come with the
  * errno its mode allows, a block must be aligned, new (the bitmap),
  * zero-filled with PP_ZERO and keep its pattern until it is freed, bulk
- * calls must leave pre-filled slots alone and fill a prefix, and a fork
- * child must balance its ledger and account for every page it takes.
+ * calls must leave pre-filled slots alone and fill a prefix.
  * A worker's choices come from its own PRNG (worker.h's struct worker).
  */
 #ifndef _GNU_SOURCE
@@ -58,21 +57,6 @@ void null_ok(struct counts *c, const char *call, unsigned flags, int err)
 	}
 }
 
-static unsigned rand_flags(uint64_t *rs, bool try_ok)
-{
-	static const unsigned modes[] = { PP_TRY, PP_NOWAIT, 0 };
-	unsigned f = modes[try_ok ? st_below(rs, 3) : 1 + st_below(rs, 2)];
-
-	return st_below(rs, 6) == 0 ? f | PP_ZERO : f;
-}
-
-static unsigned rand_order(uint64_t *rs)
-{
-	uint64_t x = st_below(rs, 100);
-
-	return x < 70 ? (unsigned)(x % 4) : x < 96 ? 4 + (unsigned)(x % 4) : 8 + (unsigned)(x % 3);
-}
-
 static bool room(const struct worker *w, unsigned order)
 {
 	return w->nheld < MAXB && w->held_pages + ((size_t)1 << order) <= max_pages;
@@ -90,7 +74,7 @@ static void keep(struct worker *w, void *p, unsigned order, unsigned flags, cons
 }
 
 /* Take block @i out of @w's hands, checked and unmarked: the caller frees it. */
-static struct blk drop(struct worker *w, size_t i, const char *who)
+struct blk drop(struct worker *w, size_t i, const char *who)
 {
 	struct blk b = w->held[i];
 
@@ -115,7 +99,7 @@ static long pick_page(struct worker *w)
 }
 
 /* Free @b by one of the paths that take its order. */
-static void free_blk(uint64_t *rs, const struct blk *b)
+void free_blk(uint64_t *rs, const struct blk *b)
 {
 	switch (st_below(rs, 3)) {
 	case 0:
@@ -211,119 +195,6 @@ static void take_stash(struct worker *w)
 		}
 	}
 	sig_block(false);
-}
-
-/* ---- the fork child ------------------------------------------------------------ */
-
-static void child_ledger(const char *when)
-{
-	char why[256];
-
-	if (!conservation_ok(why, sizeof(why)))
-		st_fail("fork child, %s: ledger: %s", when, why);
-}
-
-/* The child of a fork from worker @w: only this thread exists now. */
-static __attribute__((noreturn)) void fork_child(struct worker *w)
-{
-	struct blk mine[48];
-	size_t n = 0, pages = 0, out = 0, meta0[NRES] = { 0 };
-	struct pp_stats s0, s;
-	uint64_t *rs = &w->rng;
-	struct pp_reserve *own;
-
-	signal(SIGALRM, SIG_DFL);
-	alarm(WAIT_S);
-	child_ledger("at the fork");
-	s0 = get_stats();
-	for (size_t i = 0; i < w->nheld; i++)
-		st_verify(&w->held[i], true, "fork child, the parent's block");
-	/* Pages of its own: never one the lost threads held (the bitmap). */
-	for (unsigned i = 0, k = 8 + (unsigned)st_below(rs, 24); i < k; i++) {
-		unsigned order = st_below(rs, 3) ? (unsigned)st_below(rs, 4) : rand_order(rs);
-		unsigned flags = rand_flags(rs, true);
-		void *p;
-
-		errno = 0;
-		if (!(p = pp_alloc_pages(order, flags))) {
-			null_ok(&w->c, "fork child: pp_alloc_pages", flags, errno);
-			continue;
-		}
-		st_take(&mine[n++], p, order, flags, ++w->gen, st_below(rs, 4) == 0,
-			"fork child pp_alloc_pages");
-		pages += (size_t)1 << order;
-	}
-	if ((s = get_stats()).in_use != s0.in_use + pages)
-		st_fail("fork child: in_use %zu after allocating %zu pages, was %zu",
-			s.in_use, pages, s0.in_use);
-	/* The reserves it inherited, as they are (no other thread now). */
-	for (unsigned i = 0; i < NRES && opt.reserves; i++) {
-		struct pp_reserve *r;
-
-		if (atomic_load(&res[i].state) < 0)
-			continue;
-		r = res[i].r;
-		meta0[i] = st_reserve_meta(r);
-		for (unsigned k = 0; k < 4 && n < 48; k++) {
-			unsigned flags = rand_flags(rs, true);
-			void *p;
-
-			if (st_limited && !(flags & (PP_TRY | PP_NOWAIT)))
-				flags |= PP_NOWAIT;	/* no one would give a page back */
-			errno = 0;
-			if (!(p = pp_reserve_alloc(r, flags))) {
-				null_ok(&w->c, "fork child: pp_reserve_alloc", flags, errno);
-				continue;
-			}
-			st_take(&mine[n++], p, 0, flags, ++w->gen, false,
-				"fork child pp_reserve_alloc");
-			pages++;
-		}
-		if (st_below(rs, 2) && pp_reserve_resize(r, 1 + st_below(rs, 80)) != 0)
-			null_ok(&w->c, "fork child: pp_reserve_resize", 0, errno);
-	}
-	/* A reserve of its own. */
-	if (opt.reserves && (own = pp_reserve_create(1 + st_below(rs, 32))) != NULL) {
-		void *v[8];
-		unsigned k = 0;
-		struct blk tmp[8];
-
-		if (pp_reserve_resize(own, 1 + st_below(rs, 300)) != 0)
-			null_ok(&w->c, "fork child: pp_reserve_resize(own)", 0, errno);
-		while (k < 8 && (v[k] = pp_reserve_alloc(own, PP_NOWAIT)) != NULL) {
-			st_take(&tmp[k], v[k], 0, 0, ++w->gen, false, "fork child own reserve");
-			k++;
-		}
-		while (k) {
-			st_give(&tmp[--k], true, "fork child own reserve");
-			pp_reserve_free(own, v[k]);
-		}
-		pp_reserve_destroy(own);
-	} else if (opt.reserves) {
-		null_ok(&w->c, "fork child: pp_reserve_create", 0, errno);
-	}
-	/* Free its own and some of the parent's. */
-	while (n) {
-		struct blk b = mine[--n];
-
-		st_give(&b, true, "fork child free");
-		free_blk(rs, &b);
-	}
-	while (w->nheld && st_below(rs, 2)) {
-		struct blk b = drop(w, w->nheld - 1, "fork child free (parent's)");
-
-		out += (size_t)1 << b.order;
-		free_blk(rs, &b);
-	}
-	for (unsigned i = 0; i < NRES && opt.reserves; i++)
-		if (atomic_load(&res[i].state) >= 0)
-			s0.in_use += st_reserve_meta(res[i].r) - meta0[i];
-	if ((s = get_stats()).in_use != s0.in_use - out)
-		st_fail("fork child: in_use %zu at the end, want %zu (%zu at the fork less "
-			"%zu of the parent's pages freed)", s.in_use, s0.in_use - out,
-			s0.in_use, out);
-	child_ledger("at the end");
-	_exit(0);
 }
 
 /* ---- the operations ------------------------------------------------------------ */

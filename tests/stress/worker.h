@@ -124,9 +124,31 @@ static inline void res_put(unsigned i)
 	atomic_fetch_sub(&res[i].state, 1);
 }
 
+/* A mode (PP_TRY, PP_NOWAIT or 0; PP_TRY only if @try_ok), PP_ZERO at times. */
+static inline unsigned rand_flags(uint64_t *rs, bool try_ok)
+{
+	static const unsigned modes[] = { PP_TRY, PP_NOWAIT, 0 };
+	unsigned f = modes[try_ok ? st_below(rs, 3) : 1 + st_below(rs, 2)];
+
+	return st_below(rs, 6) == 0 ? f | PP_ZERO : f;
+}
+
+/* An order: 0-3 mostly, 4-7 at times, 8-10 rarely. */
+static inline unsigned rand_order(uint64_t *rs)
+{
+	uint64_t x = st_below(rs, 100);
+
+	return x < 70 ? (unsigned)(x % 4) : x < 96 ? 4 + (unsigned)(x % 4) : 8 + (unsigned)(x % 3);
+}
+
 /* worker.c */
 void null_ok(struct counts *c, const char *call, unsigned flags, int err);
+struct blk drop(struct worker *w, size_t i, const char *who);
+void free_blk(uint64_t *rs, const struct blk *b);
 void on_alarm(int sig);
 void *worker_main(void *arg);
+
+/* child.c: the child of a fork() from worker @w. */
+void fork_child(struct worker *w) __attribute__((noreturn));
 
 #endif /* PP_STRESS_WORKER_H */
