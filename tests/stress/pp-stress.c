@@ -279,8 +279,16 @@ static void random_conf(uint64_t *rs)
 			 batch, hmax < high ? high : hmax);
 
 #define ADD(...) (n += snprintf(conf_str + n, sizeof(conf_str) - (size_t)n, __VA_ARGS__))
-	if (st_below(rs, 3) == 0)
-		ADD(",cap=%uM", 16 + 4 * (unsigned)st_below(rs, 24));
+	if (st_below(rs, 3) == 0) {
+		unsigned cap = 16 + 4 * (unsigned)st_below(rs, 24);
+		struct rlimit rl;
+
+		ADD(",cap=%uM", cap);
+		/* mlock=1 under a cap, where RLIMIT_MEMLOCK allows it all */
+		if (st_below(rs, 4) == 0 && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+		    (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= ((rlim_t)cap + 8) << 20))
+			ADD(",mlock=1");
+	}
 	if (st_below(rs, 4) == 0)
 		ADD(",arena=1G");
 	if (st_below(rs, 2))
