@@ -12,25 +12,9 @@
 
 #define MIB ((size_t)1 << 20)
 
-static size_t ps(void)
-{
-	return pp_page_size();
-}
-
 static size_t block_bytes(unsigned order)
 {
 	return ps() << order;
-}
-
-/* True when every byte of [p, p+len) is zero. */
-static bool all_zero(const void *p, size_t len)
-{
-	const uint64_t *w = p;
-
-	for (size_t i = 0; i < len / sizeof(*w); i++)
-		if (w[i])
-			return false;
-	return true;
 }
 
 /* True when every byte of [p, p+len) equals @c. */

@@ -20,11 +20,6 @@
 
 #include "testutil.h"
 
-static size_t ps(void)
-{
-	return pp_page_size();
-}
-
 static unsigned ilog2(size_t n)
 {
 	unsigned k = 0;
@@ -187,11 +182,6 @@ static void check_ledger_at(const char *file, int line, size_t runs)
 		      file, line, where, why);
 	ck_assert_msg(spans == runs, "%s:%d (%s): %zu descriptors record a run length, "
 		      "%zu runs are held", file, line, where, spans, runs);
-}
-
-static size_t in_use(void)
-{
-	return get_stats().in_use;
 }
 
 /*

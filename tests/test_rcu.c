@@ -90,11 +90,6 @@ const char *__tsan_default_options(void)
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static size_t ps(void)
-{
-	return pp_page_size();
-}
-
 static double ms_since(double t0)
 {
 	return (now_sec() - t0) * 1000.0;
@@ -107,11 +102,6 @@ static void sleep_ms(double ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-static size_t in_use(void)
-{
-	return get_stats().in_use;
 }
 
 static size_t rcu_spares(void)

@@ -21,21 +21,6 @@
 #define CAP_CONF "cap=4M"
 #define CAP_PAGES ((size_t)(4u << 20) / pp_page_size())
 
-static size_t ps(void)
-{
-	return pp_page_size();
-}
-
-static bool all_zero(const void *p)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < ps(); i++)
-		if (c[i])
-			return false;
-	return true;
-}
-
 /* Allocate with flags 0 until the cap refuses (no Check calls: children use it). */
 static size_t exhaust(void **v, size_t max)
 {
@@ -107,7 +92,7 @@ START_TEST(test_cap_reserve_serves)
 				      "not served, errno %d", round, i, f, errno);
 			ck_assert(block_aligned(got[i], 0));
 			if (f & PP_ZERO)
-				ck_assert_msg(all_zero(got[i]), "PP_ZERO page %p not zero", got[i]);
+				ck_assert_msg(all_zero(got[i], ps()), "PP_ZERO page %p not zero", got[i]);
 			tag_block(got[i], 0, 0x7e5e0000u + i);
 			ck_assert_uint_eq(get_stats().reserved, MIN - i - 1);
 		}
@@ -203,7 +188,7 @@ static int ns_round(struct pp_reserve *r, void *extra)
 	for (size_t i = 0; i < NS_MIN; i++) {
 		if (!(got[i] = pp_reserve_alloc(r, fl[i % 6])))
 			NS_FAIL("the reserve did not serve");
-		if ((fl[i % 6] & PP_ZERO) && !all_zero(got[i]))
+		if ((fl[i % 6] & PP_ZERO) && !all_zero(got[i], ps()))
 			NS_FAIL("PP_ZERO page not zero");
 		memset(got[i], 0x5a, 64);
 	}
@@ -321,7 +306,7 @@ START_TEST(test_no_lock_while_locked)
 		LK_CHECK(got[i] != NULL, "flags %#x: no page from the reserve (errno %d)",
 			 fl[i % 4], errno);
 		if (got[i] && (fl[i % 4] & PP_ZERO))
-			LK_CHECK(all_zero(got[i]), "PP_ZERO page not zero");
+			LK_CHECK(all_zero(got[i], ps()), "PP_ZERO page not zero");
 	}
 	errno = 0;
 	p = pp_reserve_alloc(r, PP_NOWAIT);
@@ -437,7 +422,7 @@ START_TEST(test_try_nowait_empty)
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_int_eq(errno, 1234);		/* untouched on success */
-	ck_assert(all_zero(b));
+	ck_assert(all_zero(b, ps()));
 	ck_assert_uint_eq(get_stats().reserved, 0);
 
 	/* Free pages on the global lists: PP_TRY does not trylock, NOWAIT does. */

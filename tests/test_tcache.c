@@ -378,16 +378,6 @@ static int ns_warm(void)
 	return 0;
 }
 
-static bool all_zero(const void *p, size_t len)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < len; i++)
-		if (c[i])
-			return false;
-	return true;
-}
-
 /* After seccomp: every call here must avoid system calls. */
 static int ns_run(void)
 {
