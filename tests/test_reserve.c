@@ -164,19 +164,9 @@ START_TEST(test_cap_reserve_serves)
 }
 END_TEST
 
-/* ---- no system call: strict seccomp (as test_tcache) ------------------- */
-
+/* ---- no system call: strict seccomp (as test_tcache; checkutil.h) ------ */
 
 #define NS_MIN 8
-
-static void ns_say(const char *msg)
-{
-	ssize_t r = write(2, msg, strlen(msg));
-
-	(void)r;
-}
-
-#define NS_FAIL(msg) do { ns_say("nosys child: " msg "\n"); return 1; } while (0)
 
 /* Take the whole reserve with every mode, check it is empty, give it back. */
 static int ns_round(struct pp_reserve *r, void *extra)
@@ -206,16 +196,6 @@ static int ns_round(struct pp_reserve *r, void *extra)
 		NS_FAIL("a free to a full reserve did not reach the cache");
 	return 0;
 }
-
-/*
- * A macro, not a noreturn function: ASan instruments a call to one with
- * __asan_handle_no_return(), which calls sigaltstack() - a system call.
- */
-#define sys_exit(code) do {			\
-		syscall(SYS_exit, (code));	\
-		for (;;)			\
-			;			\
-	} while (0)
 
 static int nosys_child_status(bool violate)
 {

@@ -327,11 +327,8 @@ END_TEST
 /* ---- no system call: strict seccomp ------------------------------------ */
 
 /*
- * Strict seccomp allows read, write, exit and sigreturn only; any other
- * system call kills the process with SIGKILL.  The child leaves with
- * SYS_exit (exit_group is forbidden) and reports failures with write().
- */
-/*
+ * Strict seccomp, NS_FAIL and sys_exit(): checkutil.h.
+ *
  * Not under ThreadSanitizer: its runtime restarts a background thread in a
  * fork child, and strict seccomp and SYS_exit act on one thread only, so the
  * child never ends (waitpid hangs).  The normal and ASan builds run these.
@@ -342,15 +339,6 @@ END_TEST
 #define NS_ROUNDS 12
 #define NS_SINGLE 40
 #define NS_BULK   40
-
-static void ns_say(const char *msg)
-{
-	ssize_t r = write(2, msg, strlen(msg));
-
-	(void)r;
-}
-
-#define NS_FAIL(msg) do { ns_say("nosys child: " msg "\n"); return 1; } while (0)
 
 /* Before seccomp: commit memory, fill cache and global lists, and call every
  * entry point once (so even lazy binding is done). */
@@ -424,13 +412,6 @@ static int ns_run(void)
 		pp_free_pages_bulk(NS_BULK, bulk);	/* crosses high */
 	}
 	return 0;
-}
-
-static PP_NORETURN void sys_exit(int code)
-{
-	syscall(SYS_exit, code);
-	for (;;)
-		;
 }
 
 /* Fork a child that warms up, enters strict seccomp and runs ns_run(). */
