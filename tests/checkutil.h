@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -280,5 +282,30 @@ static inline void ns_say(const char *msg)
 		for (;;)			\
 			;			\
 	} while (0)
+
+/*
+ * nosys_fork() - fork a child that runs @warm (before seccomp: commit
+ * memory, bind lazily bound symbols; exit 2 if it returns non-zero), enters
+ * strict seccomp (exit 3 if it cannot), makes a forbidden system call if
+ * @violate (SIGKILL), then leaves with @run's result (0: every check held).
+ * Returns in the parent only: fork()'s result.
+ */
+static inline pid_t nosys_fork(int (*warm)(void), int (*run)(void), bool violate)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		if (warm() != 0)
+			sys_exit(2);
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0) != 0)
+			sys_exit(3);
+		if (violate)
+			syscall(SYS_getpid);
+		sys_exit(run());
+	}
+	return pid;
+}
 
 #endif /* PP_CHECKUTIL_H */

@@ -39,36 +39,40 @@ static int ns_round(struct pp_reserve *r, void *extra)
 	return 0;
 }
 
+/* The child's reserve, and the pool's pages taken until the cap. */
+static struct pp_reserve *ns_res;
+static void *ns_pages[1 << 16];
+static size_t ns_npages;
+
+/* Before seccomp: reach the cap, then one round (lazy binding). */
+static int ns_warm(void)
+{
+	ns_res = pp_reserve_create(NS_MIN);
+	if (!ns_res)
+		return 1;
+	ns_npages = exhaust(ns_pages, sizeof(ns_pages) / sizeof(ns_pages[0]));
+	if (ns_npages < 2 || pp_alloc_page(0))
+		return 1;
+	return ns_round(ns_res, ns_pages[ns_npages - 1]);
+}
+
+/* Under seccomp: 20 rounds. */
+static int ns_run(void)
+{
+	for (int i = 0; i < 20; i++)
+		if (ns_round(ns_res, ns_pages[ns_npages - 1]) != 0)
+			return 1;
+	return 0;
+}
+
 static int nosys_child_status(bool violate)
 {
-	static void *v[1 << 16];
 	int status = 0;
 	pid_t pid;
 
 	ck_assert_int_eq(pp_configure(CAP_CONF), 0);
-	fflush(NULL);
-	pid = fork();
+	pid = nosys_fork(ns_warm, ns_run, violate);
 	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct pp_reserve *r = pp_reserve_create(NS_MIN);
-		size_t n;
-
-		if (!r)
-			sys_exit(2);
-		n = exhaust(v, sizeof(v) / sizeof(v[0]));
-		if (n < 2 || pp_alloc_page(0))
-			sys_exit(2);
-		if (ns_round(r, v[n - 1]) != 0)		/* warm: lazy binding */
-			sys_exit(2);
-		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0) != 0)
-			sys_exit(3);
-		if (violate)
-			syscall(SYS_getpid);
-		for (int i = 0; i < 20; i++)
-			if (ns_round(r, v[n - 1]) != 0)
-				sys_exit(1);
-		sys_exit(0);
-	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return status;
 }

@@ -17,10 +17,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include <linux/seccomp.h>
 #include <stdatomic.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 
 #include "testutil.h"
 #include "pagepool/reserve.h"	/* also included by pagepool.h */

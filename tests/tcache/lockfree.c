@@ -9,7 +9,7 @@
 /* ---- no system call: strict seccomp ------------------------------------ */
 
 /*
- * Strict seccomp, NS_FAIL and sys_exit(): checkutil.h.
+ * Strict seccomp, NS_FAIL and nosys_fork(): checkutil.h.
  *
  * Not under ThreadSanitizer: its runtime restarts a background thread in a
  * fork child, and strict seccomp and SYS_exit act on one thread only, so the
@@ -96,25 +96,15 @@ static int ns_run(void)
 	return 0;
 }
 
-/* Fork a child that warms up, enters strict seccomp and runs ns_run(). */
+/* A child that warms up, enters strict seccomp and runs ns_run(). */
 static int nosys_child_status(bool violate)
 {
 	int status = 0;
 	pid_t pid;
 
 	ck_assert_int_eq(pp_configure(NS_CONF), 0);
-	fflush(NULL);
-	pid = fork();
+	pid = nosys_fork(ns_warm, ns_run, violate);
 	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		if (ns_warm() != 0)
-			sys_exit(2);
-		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0) != 0)
-			sys_exit(3);
-		if (violate)
-			syscall(SYS_getpid);
-		sys_exit(ns_run());
-	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return status;
 }
