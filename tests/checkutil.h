@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -251,6 +254,58 @@ static inline void expect_survive(void (*fn)(void), const char *what)
 		      "%s (%s): child %s; stderr: \"%.800s\"", what, addr, how, c.err);
 	ck_assert_msg(strcmp(tail, "@@SURVIVED\n") == 0, "%s (%s) printed: \"%.800s\"",
 		      what, addr, tail);
+}
+
+/*
+ * ---- a child under strict seccomp ---------------------------------------
+ *
+ * Strict seccomp allows read, write, exit and sigreturn only; any other
+ * system call kills the process with SIGKILL.  Such a child reports with
+ * write() (NS_FAIL returns 1 from the function it is in) and leaves with
+ * SYS_exit (exit_group is forbidden).
+ */
+static inline void ns_say(const char *msg)
+{
+	ssize_t r = write(2, msg, strlen(msg));
+
+	(void)r;
+}
+
+#define NS_FAIL(msg) do { ns_say("nosys child: " msg "\n"); return 1; } while (0)
+
+/*
+ * A macro, not a noreturn function: ASan instruments a call to one with
+ * __asan_handle_no_return(), which calls sigaltstack() - a system call.
+ */
+#define sys_exit(code) do {			\
+		syscall(SYS_exit, (code));	\
+		for (;;)			\
+			;			\
+	} while (0)
+
+/*
+ * nosys_fork() - fork a child that runs @warm (before seccomp: commit
+ * memory, bind lazily bound symbols; exit 2 if it returns non-zero), enters
+ * strict seccomp (exit 3 if it cannot), makes a forbidden system call if
+ * @violate (SIGKILL), then leaves with @run's result (0: every check held).
+ * Returns in the parent only: fork()'s result.
+ */
+static inline pid_t nosys_fork(int (*warm)(void), int (*run)(void), bool violate)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		if (warm() != 0)
+			sys_exit(2);
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0) != 0)
+			sys_exit(3);
+		if (violate)
+			syscall(SYS_getpid);
+		sys_exit(run());
+	}
+	return pid;
 }
 
 #endif /* PP_CHECKUTIL_H */

@@ -49,7 +49,7 @@ srcdir=${PP_SRCDIR:-${srcdir:-$here/..}}
 srcdir=$(cd "$srcdir" && pwd)
 builddir=${PP_BUILDDIR:-${top_builddir:-.}}
 builddir=$(cd "$builddir" && pwd)
-data=$srcdir/tests/preload
+data=$srcdir/tests/preload/programs
 for f in workload.py workload.pl sqlite.sql; do
 	if [ ! -f "$data/$f" ]; then
 		echo "FAIL: $data/$f not found (PP_SRCDIR=$srcdir)"

@@ -15,11 +15,6 @@
 
 #include "testutil.h"
 
-static size_t ps(void)
-{
-	return pp_page_size();
-}
-
 /* ---- controls: valid frees do not abort ------------------------------ */
 
 static void ok_free_page(void)

@@ -17,21 +17,6 @@
 static char sentinel_mem[8][64];
 #define SENTINEL(i) ((void *)sentinel_mem[(i)])
 
-static size_t ps(void)
-{
-	return pp_page_size();
-}
-
-static bool all_zero(const void *p, size_t len)
-{
-	const uint64_t *w = p;
-
-	for (size_t i = 0; i < len / sizeof(*w); i++)
-		if (w[i])
-			return false;
-	return true;
-}
-
 static bool is_sentinel(const void *p)
 {
 	return (const char *)p >= sentinel_mem[0] &&
@@ -94,16 +79,6 @@ static size_t count_nonnull(void *const *a, size_t nr)
 		n += a[i] != NULL;
 	return n;
 }
-
-/* Cached order-0 pages of this (only) thread, the cache's storage excluded. */
-static size_t cached_pages(void)
-{
-	struct pp_stats s = get_stats();
-
-	return s.cached - s.cache_meta;
-}
-
-
 
 /* ---- tests --------------------------------------------------------------- */
 

@@ -17,18 +17,6 @@
 #define MIB ((size_t)1 << 20)
 #define GIB ((size_t)1 << 30)
 
-static size_t ps(void)
-{
-	return pp_page_size();
-}
-
-static size_t cached_pages(void)
-{
-	struct pp_stats s = get_stats();
-
-	return s.cached - s.cache_meta;
-}
-
 /* Initialise the pool with one allocation and return its statistics. */
 static struct pp_stats first_use(void)
 {

@@ -38,6 +38,43 @@ static inline struct pp_stats get_stats(void)
 	return s;
 }
 
+static inline size_t ps(void)
+{
+	return pp_page_size();
+}
+
+static inline size_t in_use(void)
+{
+	return get_stats().in_use;
+}
+
+/* Cached pages (a single-threaded test: this thread's), the caches' storage excluded. */
+static inline size_t cached_pages(void)
+{
+	struct pp_stats s = get_stats();
+
+	return s.cached - s.cache_meta;
+}
+
+/* True when all @len bytes at @p are zero.  No system call: seccomp children use it. */
+static inline bool all_zero(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	size_t i = 0;
+
+	for (; i + sizeof(uint64_t) <= len; i += sizeof(uint64_t)) {
+		uint64_t w;
+
+		memcpy(&w, c + i, sizeof(w));
+		if (w)
+			return false;
+	}
+	for (; i < len; i++)
+		if (c[i])
+			return false;
+	return true;
+}
+
 /*
  * conservation_ok() - the two ledgers agree and no page is lost.  Call at a
  * quiescent point only.  No Check calls, so a fork()ed child may use it; on
@@ -119,7 +156,6 @@ static inline void *join(pthread_t t)
 	return ret;
 }
 
-/* A small per-thread PRNG (xorshift64*). */
 /* ---- another thread holds the global lock ------------------------------ */
 
 /* hold_lock(): a thread takes the global lock and keeps it until release_lock(). */
@@ -155,6 +191,7 @@ static inline void release_lock(struct lock_holder *h)
 	pthread_barrier_destroy(&h->release);
 }
 
+/* A small per-thread PRNG (xorshift64*). */
 static inline uint64_t rnd(uint64_t *s)
 {
 	*s ^= *s >> 12;
