@@ -124,7 +124,7 @@ struct ppr_global {
 	long gp_pages;			/* their pool pages and their own */
 	uint64_t gp_since;		/* ms: the current wait began (or one ended) */
 	size_t stalls;			/* waits found past rcu_stall_ms or _bytes */
-	bool stalled;			/* the current wait is counted */
+	bool stalled;			/* the stall now is counted (stall.c) */
 	bool stall_said;		/* the message is out (once per process) */
 	uint64_t stall_ms;		/* rcu_stall_ms; 0: never */
 	size_t stall_bytes;		/* rcu_stall_bytes; 0: never */

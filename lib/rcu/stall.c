@@ -67,7 +67,6 @@ void ppr_gp_queued(const struct ppr_block *b, bool check)
 void ppr_gp_passed(const struct ppr_block *b)
 {
 	__atomic_store_n(&ppr.gp_since, ppr_now_ms(), __ATOMIC_RELAXED);
-	__atomic_store_n(&ppr.stalled, false, __ATOMIC_RELAXED);
 	__atomic_fetch_sub(&ppr.gp_pages, (long)b->pages + 1, __ATOMIC_RELAXED);
 	__atomic_fetch_sub(&ppr.gp_blocks, 1, __ATOMIC_SEQ_CST);
 }
@@ -98,8 +97,9 @@ static void flavor_name(char *buf, size_t len)
 
 /*
  * ppr_stall_check() - is the current wait past rcu_stall_ms, or the memory
- * waiting past rcu_stall_bytes?  Count the wait once, say it once per
- * process.  Any thread; no lock.
+ * waiting past rcu_stall_bytes?  A stretch of checks that find it so is
+ * counted once (it ends at a check that does not); said once per process.
+ * Any thread; no lock.
  */
 void ppr_stall_check(uint64_t now)
 {
@@ -107,11 +107,12 @@ void ppr_stall_check(uint64_t now)
 	size_t bytes = clamp(load_relaxed(&ppr.gp_pages)) * pp_page_size();
 	char name[64];
 
-	if (!age && !load_relaxed(&ppr.gp_blocks))
-		return;
 	if (!(ppr.stall_ms && age >= ppr.stall_ms) &&
-	    !(ppr.stall_bytes && bytes >= ppr.stall_bytes))
+	    !(ppr.stall_bytes && bytes >= ppr.stall_bytes)) {
+		if (load_relaxed(&ppr.stalled))
+			__atomic_store_n(&ppr.stalled, false, __ATOMIC_RELAXED);
 		return;
+	}
 	if (!__atomic_exchange_n(&ppr.stalled, true, __ATOMIC_RELAXED))
 		__atomic_fetch_add(&ppr.stalls, 1, __ATOMIC_RELAXED);
 	if (__atomic_exchange_n(&ppr.stall_said, true, __ATOMIC_RELAXED))

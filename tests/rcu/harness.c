@@ -325,6 +325,7 @@ static Suite *rcu_suite(void)
 	add_fallback_tests(s);
 	add_badinput_tests(s);
 	add_fork_tests(s);
+	add_stall_tests(s);
 	return s;
 }
 

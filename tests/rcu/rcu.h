@@ -164,6 +164,7 @@ void add_bounds_tests(Suite *s);	/* bounds.c: "bounds" */
 void add_fallback_tests(Suite *s);	/* fallback.c: "fallback" */
 void add_badinput_tests(Suite *s);	/* badinput.c: "badinput" */
 void add_fork_tests(Suite *s);		/* fork.c: "fork" */
+void add_stall_tests(Suite *s);		/* stall.c: "stall" */
 Suite *broken_writer_suite(void);	/* stress.c */
 
 #endif /* PP_TEST_RCU_H */
