@@ -20,11 +20,10 @@
  * counts such waits in pp_rcu_stats().
  *
  * Who notices: a thread queueing a block (ppr_gp_queued(), from ppr_seal(),
- * never blocking), and a one-shot timer armed around every grace period the
- * helper thread or a helping caller waits for (ppr_synchronize()), so the
- * warning comes even while every thread that frees is blocked.  The timer
- * is a POSIX timer whose expiry runs on a thread of the C library's
- * (SIGEV_THREAD): no thread of ours waits just to watch.
+ * never blocking), and a watch thread that sleeps until the deadline of
+ * every grace period the helper thread or a helping caller waits for
+ * (ppr_synchronize()), so the warning comes even while every thread that
+ * frees is blocked.
  *
  * The counters are signed: in a fork child, callbacks the parent had queued
  * may be carried by liburcu's fork hooks and counted out again; they are
@@ -33,15 +32,15 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "rcu-internal.h"
-
-static timer_t stall_timer;
-static bool timer_made;			/* under ppr.work; not across fork() */
 
 static size_t clamp(long v)
 {
@@ -128,38 +127,93 @@ void ppr_stall_check(uint64_t now)
 		(unsigned long long)ppr.stall_ms, ppr.stall_bytes);
 }
 
-static void timer_fired(union sigval v)
+/*
+ * The watch: a thread of ours that sleeps until the deadline of the grace
+ * period being waited for (ppr_synchronize()), then checks.  Not a POSIX
+ * timer with SIGEV_THREAD: the C library starts that thread itself, behind
+ * the sanitizers' backs, and they crash in it.  The thread is started by
+ * the first watched wait and sleeps untimed while no wait is watched; a
+ * wait that ends first costs it nothing (it wakes at the old deadline, sees
+ * the wait gone, and sleeps again).
+ */
+static sem_t watch_wake;
+static uint64_t watch_until;		/* ms: the deadline; 0: nothing watched */
+static bool watch_idle;			/* in its untimed sleep: arming posts */
+static bool watch_running;		/* under ppr.work */
+
+static void *watch_main(void *arg)
 {
-	(void)v;
-	ppr_stall_check(ppr_now_ms());
+	uint64_t fired = 0;
+
+	(void)arg;
+	for (;;) {
+		uint64_t until = __atomic_load_n(&watch_until, __ATOMIC_SEQ_CST);
+		struct timespec ts;
+
+		if (!until || until == fired) {
+			__atomic_store_n(&watch_idle, true, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&watch_until, __ATOMIC_SEQ_CST) == until)
+				while (sem_wait(&watch_wake) && errno == EINTR)
+					;
+			__atomic_store_n(&watch_idle, false, __ATOMIC_SEQ_CST);
+			continue;
+		}
+		ts.tv_sec = (time_t)(until / 1000);
+		ts.tv_nsec = (long)(until % 1000) * 1000000L;
+		if (sem_clockwait(&watch_wake, CLOCK_MONOTONIC, &ts) == 0 || errno != ETIMEDOUT)
+			continue;
+		if (__atomic_load_n(&watch_until, __ATOMIC_SEQ_CST) == until) {
+			ppr_stall_check(ppr_now_ms());
+			fired = until;
+		}
+	}
+	return NULL;
 }
 
-/* Arm (@on) or disarm the watch of the grace period about to be waited for. */
+/* Start the watch thread (caller holds ppr.work); false if it cannot be. */
+static bool watch_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	sigset_t all, old;
+	int err;
+
+	if (watch_running)
+		return true;
+	if (sem_init(&watch_wake, 0, 0))
+		return false;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);	/* no signal meant for the program */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&thread, &attr, watch_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		sem_destroy(&watch_wake);
+		return false;		/* queueing threads still check */
+	}
+	watch_running = true;
+	return true;
+}
+
+/* Watch the grace period about to be waited for (@on), or stop. */
 static void watch(bool on)
 {
-	struct itimerspec its;
-	uint64_t age, ms;
+	uint64_t age, now;
 
-	if (!ppr.stall_ms)
+	if (!ppr.stall_ms || (on && !watch_start()) || !watch_running)
 		return;
-	if (!timer_made) {
-		struct sigevent sev;
-
-		memset(&sev, 0, sizeof(sev));
-		sev.sigev_notify = SIGEV_THREAD;
-		sev.sigev_notify_function = timer_fired;
-		if (!on || timer_create(CLOCK_MONOTONIC, &sev, &stall_timer))
-			return;		/* no watch: queueing threads still check */
-		timer_made = true;
+	if (!on) {
+		__atomic_store_n(&watch_until, 0, __ATOMIC_SEQ_CST);
+		return;
 	}
-	memset(&its, 0, sizeof(its));
-	if (on) {
-		age = pending_ms(ppr_now_ms());
-		ms = age < ppr.stall_ms ? ppr.stall_ms - age : 1;
-		its.it_value.tv_sec = (time_t)(ms / 1000);
-		its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	}
-	timer_settime(stall_timer, 0, &its, NULL);
+	now = ppr_now_ms();
+	age = pending_ms(now);
+	__atomic_store_n(&watch_until, now + (age < ppr.stall_ms ? ppr.stall_ms - age : 1),
+			 __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&watch_idle, __ATOMIC_SEQ_CST))
+		sem_post(&watch_wake);
 }
 
 /*
@@ -173,10 +227,14 @@ void ppr_synchronize(void)
 	watch(false);
 }
 
-/* Fork child: POSIX timers are not inherited. */
+/* Fork child: the watch thread is not here (ppr.work was held: no wait). */
 void ppr_stall_atfork_child(void)
 {
-	timer_made = false;
+	if (watch_running)
+		sem_destroy(&watch_wake);
+	watch_running = false;
+	watch_idle = false;
+	watch_until = 0;
 }
 
 PP_API void pp_rcu_stats(struct pp_rcu_stats *out, size_t out_size)
