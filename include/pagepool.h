@@ -100,7 +100,7 @@ struct pp_stats {
 	size_t cap_bytes;	/* configured hard limit on committed memory */
 	size_t peak_committed;	/* highest value of committed, in pages */
 	size_t desc_bytes;	/* bytes of metadata per page (descriptor) */
-	size_t reclaim_runs;	/* times other threads' caches were reclaimed (cap reached) */
+	size_t reclaim_runs;	/* times other threads' caches were taken back (cap, idle) */
 	size_t reclaimed_pages;	/* pages taken back from other threads' caches */
 	size_t reclaim_busy;	/* caches left alone: their owner was inside a call */
 };
@@ -121,8 +121,9 @@ PP_API size_t pp_page_size(void);
  * Context: any context, including a signal handler that interrupted another
  * pagepool call on the same thread.  Takes no lock, makes no system call,
  * never blocks; bounded work.  Async-signal-safe.
- * Return: a page, or NULL (errno EAGAIN) when the cache is empty.  A new
- * thread's cache starts empty.
+ * Return: a page, or NULL (errno EAGAIN) when the cache is empty - or, for
+ * an instant, while another thread takes it back (reclaim_ms=, cap=).  A
+ * new thread's cache starts empty.
  */
 PP_API void *pp_alloc_page_try(void);
 
@@ -143,9 +144,12 @@ PP_API void *pp_alloc_page(unsigned flags);
  * Context: PP_TRY: no lock, no system call, async-signal-safe.
  * PP_NOWAIT: may trylock the global lock, never blocks; no system call but
  * the futex wake of a thread waiting for the lock when it releases it.
- * 0: may block on the global lock and may grow the arena with mmap; not
- * async-signal-safe (called from a handler that interrupted pagepool on the
- * same thread it degrades to PP_NOWAIT rather than deadlock).
+ * 0: may block on the global lock and may grow the arena with mmap; when
+ * nothing is free and the arena cannot grow, and at most once per
+ * reclaim_ms, takes other threads' cached pages back (membarrier(2), under
+ * the lock); not async-signal-safe (called from a handler that interrupted
+ * pagepool on the same thread it degrades to PP_NOWAIT rather than
+ * deadlock).
  * Return: the first page, or NULL with errno: EAGAIN when PP_TRY/PP_NOWAIT
  * found no memory at once, ENOMEM when the arena cannot grow (cap reached or
  * the OS refused), EINVAL for a bad order or unknown flags (with a message).
@@ -253,7 +257,8 @@ PP_API int pp_configure(const char *conf);
  *
  * Initialises the pool if it is not yet, which fixes the options.  Companion
  * libraries (libpagepool-rcu: rcu_delay_ms, rcu_spares, rcu_blocks,
- * rcu_inflight) read their settings here.
+ * rcu_inflight, rcu_stall_ms, rcu_stall_bytes; the LD_PRELOAD shim:
+ * preload_min) read their settings here.
  *
  * Context: may block and make system calls on first use; not
  * async-signal-safe.
@@ -295,8 +300,10 @@ PP_API int pp_block_order(const void *addr);
  * Free blocks on the global lists beyond @keep_pages are released
  * (MADV_DONTNEED, or MADV_FREE with madv_free=1) in runs as long as the
  * lists hold, a batch per hold of the global lock; they stay in the pool
- * and fault back in, zero-filled, when used.  Per-thread caches are not
- * touched (call pp_thread_drain() first for this thread's).  With
+ * and fault back in, zero-filled, when used.  The caches of other threads
+ * that made no call for reclaim_ms are taken back to the lists first
+ * (reclaim_ms=0: none); this thread's is not (call pp_thread_drain() first
+ * for it).  With
  * retain=BYTES the pool does this itself, at most once per trim_ms, from
  * the slow path of flags-0 allocations and when a thread with a cache exits.
  *

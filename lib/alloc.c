@@ -169,27 +169,30 @@ static void free_global_slow(struct pp_tcache *tc, void *p, struct pp_desc *d,
 }
 
 /*
- * free_slow() - the cache is full, absent, or this call is re-entrant
- * (!@entered).  Never blocks: drain under a trylock, else the pending list.
- * An @entered call leaves here, so that the fast path ends in a tail call.
+ * free_slow() - the cache @tc (read once, by the caller, after entering)
+ * is full, absent (none yet, or a reclaimer holds it), or this call is
+ * re-entrant (!@entered).  Never blocks: drain under a trylock, else the
+ * pending list.  An @entered call leaves here, so that the fast path ends
+ * in a tail call.
  */
 static __attribute__((noinline)) void
-free_slow(bool entered, void *p, struct pp_desc *d, unsigned order)
+free_slow(struct pp_tcache *tc, bool entered, void *p, struct pp_desc *d, unsigned order)
 {
-	struct pp_tcache *tc = entered ? pp_own_cache() : NULL;
-
 	if (tc) {
 		pp_tcache_drain_slow(tc, order);
 		pp_tcache_push(tc, p, d, order);	/* room now */
 	} else if (entered && order < PP_CACHE_ORDERS && !pp_tls.dead &&
 		   pp_lock_for(PP_NOWAIT)) {
-		/* First free on this thread: make its cache, no growth. */
+		/*
+		 * First free on this thread: make its cache, no growth.  Or a
+		 * reclaimer held it when the caller looked: it is back now, and
+		 * may be full.
+		 */
 		tc = pp_tcache_get_locked(PP_NOWAIT);
-		if (tc) {
+		if (tc && pp_tcache_push(tc, p, d, order)) {
 			pp_unlock();
-			pp_tcache_push(tc, p, d, order);
 		} else {
-			pp_account(NULL, -((size_t)1 << order));
+			pp_account(tc, -((size_t)1 << order));
 			pp_buddy_free_locked(pp_index(p), order);
 			pp_unlock();
 		}
@@ -283,12 +286,12 @@ free_block(const char *fn, void *p, unsigned order)
 		return;
 	}
 	if (unlikely(!pp_enter())) {
-		free_slow(false, p, d, order);
+		free_slow(NULL, false, p, d, order);
 		return;
 	}
 	tc = pp_own_cache();
 	if (unlikely(!tc || !pp_tcache_push(tc, p, d, order))) {
-		free_slow(true, p, d, order);	/* leaves */
+		free_slow(tc, true, p, d, order);	/* leaves */
 		return;
 	}
 	pp_leave();

@@ -51,8 +51,8 @@ struct pp_tcache {
 	unsigned storage_order;		/* order of the block this lives in */
 	struct pp_tls *owner;		/* its thread's pp_tls (reclaim.c) */
 	bool stolen;			/* reclaim.c has its owner's pointer; lock held */
-	bool idle;			/* no call moved its counters since the last tick */
-	size_t seen_hits, seen_out;	/* the counters at the last tick (reclaim.c) */
+	size_t seen_hits, seen_out;	/* the counters at the last look (reclaim.c) */
+	size_t moved_ms;		/* when a look last found them moved */
 };
 
 /*

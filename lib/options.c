@@ -249,8 +249,9 @@ void pp_options_atfork_child(void)
 
 /*
  * Test only (tests/fuzz): forget PAGEPOOL_CONF and every pp_configure(),
- * and accept settings again, as in a fresh process.  The pool, if started,
- * keeps running on what it started with; pp_option() reads the new values.
+ * and accept settings again, as in a fresh process.  pp_g.opt is the live
+ * settings: a pool already started then runs on whatever is set next, so
+ * only a program that allocates nothing (the fuzzer) may use this.
  */
 void pp_options_reset_for_test(void)
 {

@@ -41,7 +41,7 @@ size_t pp_os_page_size(void)
 struct fault {
 	unsigned skip;		/* calls to let through first */
 	unsigned count;		/* then fail this many */
-	uint32_t chance;	/* and fail each with chance / 2^32 */
+	uint64_t chance;	/* and fail each with chance / 2^32 (2^32: always) */
 	int err;
 	size_t calls;		/* calls made (counted with faults off too) */
 };
@@ -55,7 +55,9 @@ void pp_os_fault_set(enum pp_os_call call, unsigned skip, unsigned count,
 
 	store_relaxed(&f->err, err);
 	store_relaxed(&f->skip, skip);
-	store_relaxed(&f->chance, (uint32_t)(((uint64_t)per_million << 32) / 1000000u));
+	if (per_million > 1000000)
+		per_million = 1000000;
+	store_relaxed(&f->chance, ((uint64_t)per_million << 32) / 1000000u);
 	store_relaxed(&f->count, count);
 }
 
@@ -100,7 +102,7 @@ static bool fault(enum pp_os_call call)
 		x ^= x >> 7;
 		x ^= x << 17;
 		store_relaxed(&fault_rng, x);
-		fail = (uint32_t)x < load_relaxed(&f->chance);
+		fail = (uint64_t)(uint32_t)x < load_relaxed(&f->chance);
 	}
 	if (fail)
 		errno = load_relaxed(&f->err) ? load_relaxed(&f->err) : ENOMEM;

@@ -73,65 +73,76 @@ static bool cached_any(const struct pp_tcache *tc)
 	return false;
 }
 
-/* Can other threads' caches be taken at all?  Said once when not. */
-static bool possible(void)
+/* No membarrier: other threads' caches cannot be taken.  Said once. */
+static void impossible(void)
 {
 	static bool said;
 
-	if (pp_g.membarrier)
-		return true;
 	if (!said) {
 		said = true;
-		pp_msg("cannot reclaim other threads' caches: membarrier(2) is not available "
-		       "(%s); their pages stay cached until those threads free, drain or exit",
-		       pp_errname(ENOSYS));
+		pp_msg("cannot reclaim other threads' caches: membarrier(2) is not available; "
+		       "their pages stay cached until those threads free, drain or exit");
 	}
-	return false;
 }
 
 /*
- * Has @tc's owner made no call that moved its counters since the last
- * look?  Every look moves the snapshot on.  Lock held.
+ * Has @tc's owner left its counters alone for reclaim_ms?  A look that
+ * finds them moved notes the time; the first look at a cache counts as
+ * moved.  Lock held.
  */
-static bool idle_now(struct pp_tcache *tc)
+static bool idle_for(struct pp_tcache *tc, size_t now)
 {
 	size_t hits = load_relaxed(&tc->hits), out = load_relaxed(&tc->pages_out);
-	bool idle = hits == tc->seen_hits && out == tc->seen_out;
 
-	tc->seen_hits = hits;
-	tc->seen_out = out;
-	tc->idle = idle;
-	return idle;
+	if (!tc->moved_ms || hits != tc->seen_hits || out != tc->seen_out) {
+		tc->seen_hits = hits;
+		tc->seen_out = out;
+		tc->moved_ms = now;
+		return false;
+	}
+	return now - tc->moved_ms >= pp_g.opt.reclaim_ms;
+}
+
+/* The cache's owner's pp_tls, or NULL (an owner gone from a handler). */
+static struct pp_tls *owner_of(const struct pp_tcache *tc)
+{
+	struct pp_tls *o = __atomic_load_n(&tc->owner, __ATOMIC_SEQ_CST);
+
+	return o == &pp_tls ? NULL : o;		/* never the caller's own */
 }
 
 /*
  * Take back the cached blocks of every other thread whose owner is not
- * inside a call - with @idle_only, of those whose counters did not move
- * since the last look.  Lock held throughout.  Pages given back.
+ * inside a call - with @idle_only, of those idle for reclaim_ms.  Lock held
+ * throughout.  Pages given back.
  */
 static size_t reclaim_locked(const struct pp_tcache *self, bool idle_only)
 {
+	size_t pages = 0, busy = 0, now = idle_only ? pp_os_now_ms() : 0;
 	struct pp_tcache *tc;
-	size_t pages = 0, busy = 0;
+	struct pp_tls *o;
 	unsigned marked = 0;
 
-	if (!possible())
-		return 0;
 	for (unsigned round = 0; round < RECLAIM_TRIES; round++) {
 		marked = 0;
 		cds_list_for_each_entry(tc, &pp_g.caches, link) {
-			if (tc == self || tc->owner == &pp_tls || !tc->owner)
+			if (tc == self || !(o = owner_of(tc)))
 				continue;
 			if (round ? !tc->stolen :
-			    (idle_only && !idle_now(tc)) || !cached_any(tc))
+			    (idle_only && !idle_for(tc, now)) || !cached_any(tc))
 				continue;
+			if (!pp_g.membarrier) {
+				if (!idle_only)
+					impossible();
+				return 0;
+			}
 			tc->stolen = true;
-			__atomic_store_n(&tc->owner->tc, NULL, __ATOMIC_SEQ_CST);
+			__atomic_store_n(&o->tc, NULL, __ATOMIC_SEQ_CST);
 			marked++;
 		}
 		if (!marked)
 			break;
-		if (pp_os_membarrier()) {	/* registered, so it cannot fail: stop */
+		if (pp_os_membarrier()) {	/* registered: it cannot fail, but if it does */
 			pp_g.membarrier = false;
 			pp_msg("membarrier(2) failed after registration (%s): no more reclaim",
 			       pp_errname(errno));
@@ -140,23 +151,26 @@ static size_t reclaim_locked(const struct pp_tcache *self, bool idle_only)
 		cds_list_for_each_entry(tc, &pp_g.caches, link) {
 			if (!tc->stolen)
 				continue;
-			if (!pp_g.membarrier ||
-			    __atomic_load_n(&tc->owner->busy, __ATOMIC_SEQ_CST)) {
-				busy++;		/* inside a call: it keeps its cache this round */
+			o = owner_of(tc);
+			if (!pp_g.membarrier || !o || __atomic_load_n(&o->busy, __ATOMIC_SEQ_CST)) {
+				busy++;		/* inside a call: it keeps its cache */
 			} else {
 				pages += pp_reclaim_flush_locked(tc);
 				tc->stolen = false;
 			}
-			store_release(&tc->owner->tc, tc);
+			if (o)
+				store_release(&o->tc, tc);
 		}
-		if (!busy)
+		if (!busy || !pp_g.membarrier)
 			break;
 	}
 	cds_list_for_each_entry(tc, &pp_g.caches, link)
 		tc->stolen = false;
-	pp_g.reclaim_runs++;
-	pp_g.reclaimed_pages += pages;
-	pp_g.reclaim_busy += busy;
+	if (marked) {
+		pp_g.reclaim_runs++;
+		pp_g.reclaimed_pages += pages;
+		pp_g.reclaim_busy += busy;
+	}
 	return pages;
 }
 
@@ -172,12 +186,13 @@ size_t pp_reclaim_others_locked(const struct pp_tcache *self)
 }
 
 /*
- * pp_reclaim_idle_locked() - take back the caches of threads that made no
- * call since the last look (pp_trim(), the automatic trim, the tick).
+ * pp_reclaim_idle_locked() - take back the caches of threads that left
+ * them alone for reclaim_ms (pp_trim(), the automatic trim, the tick);
+ * nothing with reclaim_ms=0.
  */
 size_t pp_reclaim_idle_locked(void)
 {
-	return reclaim_locked(NULL, true);
+	return pp_g.opt.reclaim_ms ? reclaim_locked(NULL, true) : 0;
 }
 
 /*
@@ -196,5 +211,5 @@ void pp_reclaim_tick_locked(void)
 	if (now - pp_g.last_tick_ms < pp_g.opt.reclaim_ms)
 		return;
 	pp_g.last_tick_ms = now;
-	pp_reclaim_idle_locked();
+	reclaim_locked(NULL, true);
 }

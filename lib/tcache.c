@@ -98,7 +98,17 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 	cds_list_add(&tc->link, &pp_g.caches);
 	pp_g.nthreads++;
 	store_release(&pp_tls.tc, tc);
-	pthread_setspecific(pp_g.key, tc);	/* arms the exit destructor */
+	/*
+	 * Arms the exit destructor, and is how release_own() finds the cache
+	 * (pp_tls.tc may be a reclaimer's NULL then).  Without it the cache
+	 * would outlive its thread, and a reclaimer would write to the dead
+	 * thread's pp_tls: no cache then.
+	 */
+	if (pthread_setspecific(pp_g.key, tc)) {
+		pp_tcache_release_locked(tc);
+		store_release(&pp_tls.tc, NULL);
+		return NULL;
+	}
 	return tc;
 }
 
@@ -248,6 +258,8 @@ void *pp_tcache_alloc_reclaim_locked(struct pp_tcache *tc, unsigned order,
 
 	if (p || (flags & (PP_TRY | PP_NOWAIT)))
 		return p;
+	if (!tc)		/* flags 0: the caller is entered; a reclaimer's NULL is gone */
+		tc = load_relaxed(&pp_tls.tc);
 	if (tc)
 		pp_reclaim_flush_locked(tc);
 	pp_reclaim_others_locked(tc);	/* idle threads' caches: reclaim.c */
@@ -270,10 +282,12 @@ void pp_tcache_release_locked(struct pp_tcache *tc)
 }
 
 /* Detach and release this thread's cache; caller is not re-entrant. */
-static void release_own(void)
+/*
+ * Release this thread's cache @tc: the key's value (not pp_tls.tc, which a
+ * reclaimer may hold, NULL, until it unlocks).
+ */
+static void release_own(struct pp_tcache *tc)
 {
-	struct pp_tcache *tc = pp_tls.tc;
-
 	if (!tc)
 		return;
 	pp_lock_absorb();
@@ -287,18 +301,25 @@ PP_API void pp_thread_drain(void)
 {
 	if (!pp_enter())
 		return;			/* a handler interrupted pagepool: not now */
-	release_own();
+	release_own(pthread_getspecific(pp_g.key));
 	pp_leave();
 }
 
 /* The pthread key's destructor: the thread is exiting. */
 void pp_tcache_thread_exit(void *arg)
 {
-	(void)arg;
 	pp_tls.dead = 1;	/* later frees (other destructors) bypass the cache */
-	if (!pp_enter())
-		return;		/* exiting from a handler that interrupted pagepool */
-	release_own();
+	if (!pp_enter()) {
+		/*
+		 * Exiting from a handler that interrupted pagepool: the lock may
+		 * be this thread's, so the cache is not released - but no
+		 * reclaimer may touch this dying thread's pp_tls again.
+		 */
+		if (arg)
+			__atomic_store_n(&((struct pp_tcache *)arg)->owner, NULL, __ATOMIC_SEQ_CST);
+		return;
+	}
+	release_own(arg);	/* the key's value: glibc has cleared the key itself */
 	may_block_done();	/* retain=: a thread exit may block */
 	pp_leave();
 }

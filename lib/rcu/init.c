@@ -215,6 +215,7 @@ PP_API int pp_rcu_init(const struct rcu_flavor_struct *flavor)
 	}
 	ppr_fence_init();
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	ppr_stall_init(flavor);		/* before any call can say a stall */
 	store_release(&ppr.flavor, flavor);
 out:
 	pthread_mutex_unlock(&ppr.lock);

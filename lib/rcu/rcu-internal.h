@@ -123,6 +123,8 @@ struct ppr_global {
 	long gp_blocks;			/* blocks queued for one, not yet past it */
 	long gp_pages;			/* their pool pages and their own */
 	uint64_t gp_since;		/* ms: the current wait began (or one ended) */
+	uint64_t sync_since;		/* ms: a watched synchronize_rcu() began; 0: none */
+	char flavor_name[48];		/* for the message (ppr_stall_init()) */
 	size_t stalls;			/* waits found past rcu_stall_ms or _bytes */
 	bool stalled;			/* the stall now is counted (stall.c) */
 	bool stall_said;		/* the message is out (once per process) */
@@ -236,6 +238,7 @@ PP_HIDDEN void ppr_gp_passed(const struct ppr_block *b);
 PP_HIDDEN void ppr_stall_check(uint64_t now);
 PP_HIDDEN void ppr_synchronize(void);
 PP_HIDDEN void ppr_stall_atfork_child(void);
+PP_HIDDEN void ppr_stall_init(const struct rcu_flavor_struct *f);
 
 /* barrier.c */
 PP_HIDDEN bool ppr_wait_enter(const char *fn, const void *ptr);

@@ -21,7 +21,7 @@
 	  "0: no blocks, every call takes the fallback")			\
 	X(rcu_inflight, BYTES, PPR_DEF_INFLIGHT, 0, SIZE_MAX,			\
 	  "bytes of pool pages a thread may have waiting for call_rcu(); 0: no limit") \
-	X(rcu_stall_ms, COUNT, 21000, 0, SIZE_MAX,				\
+	X(rcu_stall_ms, COUNT, 21000, 0, 86400000,				\
 	  "a grace period pending this long is said, once (ms; 0: never)")	\
 	X(rcu_stall_bytes, BYTES, (size_t)1 << 30, 0, SIZE_MAX,		\
 	  "memory waiting for grace periods past this is said, once (0: never)")

@@ -70,28 +70,41 @@ void ppr_gp_passed(const struct ppr_block *b)
 	__atomic_fetch_sub(&ppr.gp_blocks, 1, __ATOMIC_SEQ_CST);
 }
 
-/* How long the current wait has lasted at @now; 0 when nothing waits. */
+/*
+ * How long the current wait has lasted at @now: since the oldest queued
+ * block began to wait (or a grace period last ended), or since a watched
+ * synchronize_rcu() began (objects queued through their own rcu_head wait
+ * there, uncounted); 0 when nothing waits.
+ */
 static uint64_t pending_ms(uint64_t now)
 {
-	uint64_t since = load_relaxed(&ppr.gp_since);
+	uint64_t since = load_relaxed(&ppr.gp_since), sync = load_relaxed(&ppr.sync_since);
+	uint64_t age = 0;
 
-	if (__atomic_load_n(&ppr.gp_blocks, __ATOMIC_SEQ_CST) <= 0 || since > now)
-		return 0;
-	return now - since;
+	if (__atomic_load_n(&ppr.gp_blocks, __ATOMIC_SEQ_CST) > 0 && since <= now)
+		age = now - since;
+	if (sync && sync <= now && now - sync > age)
+		age = now - sync;
+	return age;
 }
 
-/* The flavour's name, from its synchronize_rcu symbol ("urcu_qsbr"). */
-static void flavor_name(char *buf, size_t len)
+/*
+ * ppr_stall_init() - the flavour's name for the message, from its
+ * synchronize_rcu's symbol ("urcu_qsbr"), looked up once at pp_rcu_init():
+ * dladdr() takes the dynamic loader's lock, which a pp_rcu_free() inside a
+ * read-side section must not wait for.
+ */
+void ppr_stall_init(const struct rcu_flavor_struct *f)
 {
-	const struct rcu_flavor_struct *f = load_acquire(&ppr.flavor);
 	Dl_info info;
 	const char *end;
 
-	snprintf(buf, len, "at %p", (const void *)f);
-	if (!f || !dladdr((void *)f->update_synchronize_rcu, &info) || !info.dli_sname)
+	snprintf(ppr.flavor_name, sizeof(ppr.flavor_name), "at %p", (const void *)f);
+	if (!dladdr((void *)f->update_synchronize_rcu, &info) || !info.dli_sname)
 		return;
 	end = strstr(info.dli_sname, "_synchronize_rcu");
-	snprintf(buf, len, "%.*s", end ? (int)(end - info.dli_sname) : 64, info.dli_sname);
+	snprintf(ppr.flavor_name, sizeof(ppr.flavor_name), "%.*s",
+		 end ? (int)(end - info.dli_sname) : 40, info.dli_sname);
 }
 
 /*
@@ -104,7 +117,6 @@ void ppr_stall_check(uint64_t now)
 {
 	uint64_t age = pending_ms(now);
 	size_t bytes = clamp(load_relaxed(&ppr.gp_pages)) * pp_page_size();
-	char name[64];
 
 	if (!(ppr.stall_ms && age >= ppr.stall_ms) &&
 	    !(ppr.stall_bytes && bytes >= ppr.stall_bytes)) {
@@ -116,14 +128,13 @@ void ppr_stall_check(uint64_t now)
 		__atomic_fetch_add(&ppr.stalls, 1, __ATOMIC_RELAXED);
 	if (__atomic_exchange_n(&ppr.stall_said, true, __ATOMIC_RELAXED))
 		return;
-	flavor_name(name, sizeof(name));
 	ppr_msg("grace periods stall (flavour %s): the current wait is %llu ms old and "
 		"%zu bytes in %zu blocks wait for it, more with every pp_rcu_free(); is a "
 		"reader not reaching a quiescent state (urcu-qsbr: a thread online without "
 		"rcu_quiescent_state(); a read-side critical section that does not end)?  "
 		"A caller that helps the helper thread waits for it "
 		"(rcu_stall_ms=%llu rcu_stall_bytes=%zu; said once)",
-		name, (unsigned long long)age, bytes, clamp(load_relaxed(&ppr.gp_blocks)),
+		ppr.flavor_name, (unsigned long long)age, bytes, clamp(load_relaxed(&ppr.gp_blocks)),
 		(unsigned long long)ppr.stall_ms, ppr.stall_bytes);
 }
 
@@ -163,8 +174,15 @@ static void *watch_main(void *arg)
 		if (sem_clockwait(&watch_wake, CLOCK_MONOTONIC, &ts) == 0 || errno != ETIMEDOUT)
 			continue;
 		if (__atomic_load_n(&watch_until, __ATOMIC_SEQ_CST) == until) {
-			ppr_stall_check(ppr_now_ms());
-			fired = until;
+			uint64_t now = ppr_now_ms(), age = pending_ms(now);
+
+			ppr_stall_check(now);
+			if (load_relaxed(&ppr.stalled) || age >= ppr.stall_ms)
+				fired = until;	/* said (or counted): sleep until re-armed */
+			else	/* a grace period ended meanwhile: watch the wait now */
+				__atomic_compare_exchange_n(&watch_until, &until,
+							    now + ppr.stall_ms - age, false,
+							    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 		}
 	}
 	return NULL;
@@ -222,12 +240,19 @@ static void watch(bool on)
  */
 void ppr_synchronize(void)
 {
+	store_relaxed(&ppr.sync_since, ppr_now_ms());
 	watch(true);
 	ppr.flavor->update_synchronize_rcu();
 	watch(false);
+	store_relaxed(&ppr.sync_since, 0);
 }
 
-/* Fork child: the watch thread is not here (ppr.work was held: no wait). */
+/*
+ * Fork child: the watch thread is not here (ppr.work was held: no wait
+ * watched).  A new process: its own stalls, said again.  Blocks another
+ * thread held in hand at the fork stay counted as waiting: the counts are
+ * approximate in a child, and a new wait starts now.
+ */
 void ppr_stall_atfork_child(void)
 {
 	if (watch_running)
@@ -235,6 +260,10 @@ void ppr_stall_atfork_child(void)
 	watch_running = false;
 	watch_idle = false;
 	watch_until = 0;
+	ppr.sync_since = 0;
+	ppr.gp_since = ppr_now_ms();
+	ppr.stalled = false;
+	ppr.stall_said = false;
 }
 
 PP_API void pp_rcu_stats(struct pp_rcu_stats *out, size_t out_size)
