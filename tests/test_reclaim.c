@@ -11,6 +11,7 @@
  * the plain, ASan and TSan runs (the Dekker pair's TSan form is checked
  * there).  Each test runs in its own forked child (CK_FORK).
  */
+#include <sched.h>
 #include <signal.h>
 
 #include "testutil.h"
@@ -229,6 +230,53 @@ START_TEST(test_reclaimer_against_owners)
 }
 END_TEST
 
+/* ---- threads exiting while reclaimed ----------------------------------- */
+
+static int exiters_stop;
+
+static void *short_lived(void *arg)
+{
+	void *v[16];
+
+	(void)arg;
+	for (unsigned i = 0; i < 16; i++)
+		v[i] = must_alloc(0);
+	for (unsigned i = 0; i < 16; i++)
+		pp_free_page(v[i]);
+	return NULL;		/* exits with a cache that holds pages */
+}
+
+static void *reclaimer(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&exiters_stop, __ATOMIC_RELAXED)) {
+		pp_test_reclaim();
+		sched_yield();		/* a membarrier each: leave the CPU to the exiters */
+	}
+	return NULL;
+}
+
+/*
+ * A thread's exit must release its cache even while a reclaimer holds the
+ * thread's pointer to it: a cache left registered would outlive its thread,
+ * and the next reclaim would write into the dead thread's storage.
+ */
+START_TEST(test_exit_while_reclaimed)
+{
+	pthread_t r = spawn(reclaimer, NULL);
+	struct pp_stats s;
+
+	for (unsigned i = 0; i < 300; i++)
+		join(spawn(short_lived, NULL));
+	__atomic_store_n(&exiters_stop, 1, __ATOMIC_RELAXED);
+	join(r);
+	s = get_stats();
+	ck_assert_msg(s.threads == 0, "%zu caches of exited threads are still registered "
+		      "(%zu reclaim runs)", s.threads, s.reclaim_runs);
+	check_conservation();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("reclaim");
@@ -236,6 +284,7 @@ int main(void)
 
 	tcase_add_test(tc, test_cap_reclaims_idle_caches);
 	tcase_add_test(tc, test_reclaimer_against_owners);
+	tcase_add_test(tc, test_exit_while_reclaimed);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
