@@ -103,6 +103,10 @@ struct pp_stats {
 	size_t reclaim_runs;	/* times other threads' caches were taken back (cap, idle) */
 	size_t reclaimed_pages;	/* pages taken back from other threads' caches */
 	size_t reclaim_busy;	/* caches left alone: their owner was inside a call */
+	size_t idle_cached;	/* pages in caches idle for reclaim_ms when last looked at */
+	size_t cache_marks;	/* the caches' marks added up, pages (bounded by cache_max=) */
+	size_t lock_holds;	/* global lock holds timed (stats=1 only; else 0) */
+	size_t lock_hold_ns;	/* their total duration, ns (stats=1 only) */
 };
 
 /**

@@ -117,6 +117,10 @@ struct pp_global {
 	bool membarrier;		/* registered: reclaim is possible */
 	size_t reclaim_runs, reclaimed_pages, reclaim_busy;
 	size_t last_tick_ms;		/* the last idle tick (reclaim_ms=) */
+	size_t cache_marks;		/* sum of the caches' marks, pages (tcache.c) */
+
+	/* Lock hold time, with stats=1 (lock.c); under the lock. */
+	size_t lock_holds, lock_hold_ns;
 
 	struct pp_options opt;
 	pthread_key_t key;		/* runs the exit destructor */

@@ -131,6 +131,7 @@ PP_HIDDEN size_t pp_reclaim_flush_locked(struct pp_tcache *tc);
 PP_HIDDEN size_t pp_reclaim_others_locked(const struct pp_tcache *self);
 PP_HIDDEN size_t pp_reclaim_idle_locked(void);
 PP_HIDDEN void pp_reclaim_tick_locked(void);
+PP_HIDDEN bool pp_reclaim_idle_now(const struct pp_tcache *tc, size_t now);
 
 /* ---- trim.c: giving memory back ------------------------------------- */
 PP_HIDDEN void pp_trim_auto(void);

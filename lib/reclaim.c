@@ -103,6 +103,18 @@ static bool idle_for(struct pp_tcache *tc, size_t now)
 	return now - tc->moved_ms >= pp_g.opt.reclaim_ms;
 }
 
+/*
+ * pp_reclaim_idle_now() - was @tc found idle by the last look, and is it
+ * still?  For pp_stats(); changes nothing.  Lock held.
+ */
+bool pp_reclaim_idle_now(const struct pp_tcache *tc, size_t now)
+{
+	return pp_g.opt.reclaim_ms && tc->moved_ms &&
+	       load_relaxed(&tc->hits) == tc->seen_hits &&
+	       load_relaxed(&tc->pages_out) == tc->seen_out &&
+	       now - tc->moved_ms >= pp_g.opt.reclaim_ms;
+}
+
 /* The cache's owner's pp_tls, or NULL (an owner gone from a handler). */
 static struct pp_tls *owner_of(const struct pp_tcache *tc)
 {

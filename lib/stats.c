@@ -19,10 +19,18 @@ static void collect_locked(struct pp_stats *s)
 {
 	struct pp_tcache *tc;
 	size_t out = EV(stray_pages_out), cached = 0, hits = pp_g.retired_hits;
+	size_t idle = 0, marks = 0, now = pp_os_now_ms();
 
 	cds_list_for_each_entry(tc, &pp_g.caches, link) {
-		for (unsigned k = 0; k < PP_CACHE_ORDERS; k++)
-			cached += (size_t)load_relaxed(&tc->count[k]) << k;
+		size_t pages = 0;
+
+		for (unsigned k = 0; k < PP_CACHE_ORDERS; k++) {
+			pages += (size_t)load_relaxed(&tc->count[k]) << k;
+			marks += (size_t)tc->high[k] << k;
+		}
+		cached += pages;
+		if (pp_reclaim_idle_now(tc, now))
+			idle += pages;
 		out += load_relaxed(&tc->pages_out);
 		hits += load_relaxed(&tc->hits);
 	}
@@ -46,6 +54,10 @@ static void collect_locked(struct pp_stats *s)
 	s->reclaim_runs = pp_g.reclaim_runs;
 	s->reclaimed_pages = pp_g.reclaimed_pages;
 	s->reclaim_busy = pp_g.reclaim_busy;
+	s->idle_cached = idle;
+	s->cache_marks = marks;
+	s->lock_holds = pp_g.lock_holds;
+	s->lock_hold_ns = pp_g.lock_hold_ns;
 }
 
 PP_API void pp_stats(struct pp_stats *out, size_t out_size)
@@ -90,8 +102,10 @@ void pp_stats_print(void)
 	       s.pending, s.reserved, s.arena_bytes / mib, pp_os_progname(), pp_os_getpid());
 	pp_msg("stats: cache hits %zu, misses %zu (hit rate %.1f%%), refills %zu, drains %zu, "
 	       "trylock failures %zu, pending frees %zu, arena growths %zu (%zu refused), "
-	       "threads with a cache %zu, reclaims %zu (%zu pages, %zu caches busy)",
+	       "threads with a cache %zu, reclaims %zu (%zu pages, %zu caches busy), "
+	       "idle cached %zu, cache marks %zu",
 	       s.try_hits, s.try_misses, allocs ? 100.0 * (double)s.try_hits / (double)allocs : 0.0,
 	       s.refills, s.drains, s.trylock_fails, s.pending_frees, s.grows,
-	       s.grow_fails, s.threads, s.reclaim_runs, s.reclaimed_pages, s.reclaim_busy);
+	       s.grow_fails, s.threads, s.reclaim_runs, s.reclaimed_pages, s.reclaim_busy,
+	       s.idle_cached, s.cache_marks);
 }
