@@ -239,7 +239,8 @@ PP_API void pp_thread_drain(void);
  * trim_ms (the automatic trim runs at most this often), madv_free (0/1:
  * release with MADV_FREE), reclaim_ms (a thread's cache untouched this long
  * is taken back by another thread's refill, pp_trim() or the automatic
- * trim; 0 = never); libpagepool-rcu's rcu_delay_ms, rcu_spares,
+ * trim; 0 = never), cache_max (bytes: the caches' marks added up stop
+ * growing there; 0 = CPUs x one fully grown cache); libpagepool-rcu's rcu_delay_ms, rcu_spares,
  * rcu_blocks, rcu_inflight, rcu_stall_ms, rcu_stall_bytes (pagepool/rcu.h);
  * and the LD_PRELOAD shim's
  * preload_min (requests of at least this many bytes go to the pool).  Byte

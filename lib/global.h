@@ -117,7 +117,8 @@ struct pp_global {
 	bool membarrier;		/* registered: reclaim is possible */
 	size_t reclaim_runs, reclaimed_pages, reclaim_busy;
 	size_t last_tick_ms;		/* the last idle tick (reclaim_ms=) */
-	size_t cache_marks;		/* sum of the caches' marks, pages (tcache.c) */
+	size_t cache_marks;		/* sum of the caches' marks, pages (tcache.c; atomic) */
+	size_t cache_max_pages;		/* cache_max=, resolved at start-up (tcache.c) */
 
 	/* Lock hold time, with stats=1 (lock.c); under the lock. */
 	size_t lock_holds, lock_hold_ns;

@@ -61,6 +61,7 @@ static bool try_init(void)
 		return false;
 	}
 	store_relaxed(&pp_g.page_size, pp_os_page_size());	/* pp_page_size() reads it */
+	pp_tcache_init_bound();
 	if (!arena_done) {
 		for (k = 0; k <= PP_MAX_ORDER; k++)
 			pp_g.head[k] = PP_NIL;

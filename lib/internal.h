@@ -29,6 +29,7 @@ struct timespec;
 
 /* ---- os.c: every system call the library makes ---------------------- */
 PP_HIDDEN size_t pp_os_page_size(void);
+PP_HIDDEN size_t pp_os_ncpus(void);
 PP_HIDDEN void *pp_os_reserve(size_t size, size_t align);
 PP_HIDDEN void pp_os_unreserve(void *addr, size_t size);
 PP_HIDDEN size_t pp_os_as_headroom(void);
@@ -137,6 +138,7 @@ PP_HIDDEN bool pp_reclaim_idle_now(const struct pp_tcache *tc, size_t now);
 PP_HIDDEN void pp_trim_auto(void);
 
 /* ---- tcache.c: the per-thread caches -------------------------------- */
+PP_HIDDEN void pp_tcache_init_bound(void);		/* cache_max=, at start-up */
 PP_HIDDEN struct pp_tcache *pp_tcache_get_locked(unsigned flags);
 PP_HIDDEN void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order,
 				      unsigned flags);

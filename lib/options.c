@@ -332,6 +332,8 @@ void pp_options_print(const struct pp_options *o, size_t arena_bytes)
 			v = arena_bytes;
 		else if (keys[i].off == offsetof(struct pp_options, high_max) && v < o->high)
 			v = o->high;
+		else if (keys[i].off == offsetof(struct pp_options, cache_max))
+			v = pp_g.cache_max_pages * pp_os_page_size();	/* 0 resolved */
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%zu%s", keys[i].name, v,
 				      keys[i].off == offsetof(struct pp_options, cap) && !v ?
 				      " (none)" : "");

@@ -74,7 +74,9 @@
 	X(madv_free, BOOL, 0, 0, 1,						\
 	  "release with MADV_FREE instead of MADV_DONTNEED")			\
 	X(reclaim_ms, COUNT, 1000, 0, SIZE_MAX,					\
-	  "a cache idle this long is taken back by another thread (ms; 0: never)")
+	  "a cache idle this long is taken back by another thread (ms; 0: never)") \
+	X(cache_max, BYTES, 0, 0, SIZE_MAX,					\
+	  "bound on the caches' marks added up: marks stop growing there (0: CPUs x one grown cache)")
 
 #define PP_OPTIONS(X)	PP_CORE_OPTIONS(X) PPR_OPTIONS(X) PPL_OPTIONS(X)
 

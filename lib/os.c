@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -29,6 +30,18 @@ size_t pp_os_page_size(void)
 	long ps = sysconf(_SC_PAGESIZE);	/* from the auxv: no system call */
 
 	return ps > 0 ? (size_t)ps : 4096;
+}
+
+/* CPUs this process may run on (its affinity mask); 1 if unknown. */
+size_t pp_os_ncpus(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (size_t)CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (size_t)n : 1;
 }
 
 /*

@@ -73,6 +73,23 @@ static bool cached_any(const struct pp_tcache *tc)
 	return false;
 }
 
+/*
+ * A cache taken back starts again from its configured marks, as the kernel
+ * decays an idle CPU's high mark: its growth goes back to cache_max= for
+ * threads that are running.  Its owner is outside any call.
+ */
+static void decay_marks(struct pp_tcache *tc)
+{
+	size_t less = 0;
+
+	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++) {
+		less += (size_t)(tc->high[k] - tc->high_min[k]) << k;
+		store_relaxed(&tc->high[k], tc->high_min[k]);
+		tc->drain_run[k] = 0;
+	}
+	pp_event(cache_marks, -less);
+}
+
 /* No membarrier: other threads' caches cannot be taken.  Said once. */
 static void impossible(void)
 {
@@ -168,6 +185,7 @@ static size_t reclaim_locked(const struct pp_tcache *self, bool idle_only)
 				busy++;		/* inside a call: it keeps its cache */
 			} else {
 				pages += pp_reclaim_flush_locked(tc);
+				decay_marks(tc);
 				tc->stolen = false;
 			}
 			if (o)

@@ -53,6 +53,39 @@ static size_t mark(size_t pages, unsigned k)
 	return n < 2 ? 2 : n;
 }
 
+/* Pages a cache holds at most at the marks @high[0..PP_CACHE_ORDERS). */
+static size_t marks_pages(const uint32_t *high)
+{
+	size_t pages = 0;
+
+	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++)
+		pages += (size_t)high[k] << k;
+	return pages;
+}
+
+/*
+ * pp_tcache_init_bound() - resolve cache_max= at start-up.  The kernel
+ * bounds its per-CPU lists by CPUs, not tasks: only as many threads as
+ * CPUs run at once, so by default every CPU's thread may grow a whole
+ * cache (high_max: 7.5 MiB of marks with the defaults) and the rest keep
+ * their configured mark (high).  A new cache always starts at high: a
+ * thread is never left without one.
+ */
+void pp_tcache_init_bound(void)
+{
+	size_t high_max = pp_g.opt.high_max, one = 0;
+
+	if (pp_g.opt.cache_max) {
+		pp_g.cache_max_pages = pp_g.opt.cache_max >> pp_g.page_shift;
+		return;
+	}
+	if (high_max < pp_g.opt.high)
+		high_max = pp_g.opt.high;
+	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++)
+		one += mark(high_max, k) << k;
+	pp_g.cache_max_pages = pp_os_ncpus() * one;
+}
+
 /*
  * pp_tcache_get_locked() - this thread's cache, made now if it has none.
  * Called with the lock held and not re-entrant.  @flags says whether the
@@ -95,6 +128,7 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 	}
 	tc->storage_order = order;
 	tc->owner = &pp_tls;
+	pp_event(cache_marks, marks_pages(tc->high));
 	cds_list_add(&tc->link, &pp_g.caches);
 	pp_g.nthreads++;
 	store_release(&pp_tls.tc, tc);
@@ -125,6 +159,24 @@ static void may_block_done(void)
 	errno = err;
 }
 
+/*
+ * Raise @tc's mark of @order by a batch, up to its high_max - unless the
+ * caches' marks added up would pass cache_max=.  Lock held (the sum is
+ * atomic only because drains lower it without the lock).
+ */
+static void grow_mark(struct pp_tcache *tc, unsigned order)
+{
+	uint32_t high = tc->high[order];
+	uint32_t grown = min_u32(high + tc->batch[order], tc->high_max[order]);
+	size_t more = (size_t)(grown - high) << order;
+
+	if (!more || __atomic_load_n(&pp_g.cache_marks, __ATOMIC_RELAXED) + more >
+		     pp_g.cache_max_pages)
+		return;
+	pp_event(cache_marks, more);
+	store_relaxed(&tc->high[order], grown);
+}
+
 /* pp_tcache_refill_slow() without the hook. */
 static void *refill(struct pp_tcache *tc, unsigned order, unsigned flags)
 {
@@ -153,10 +205,7 @@ static void *refill(struct pp_tcache *tc, unsigned order, unsigned flags)
 	if (tc->drain_run[order]) {
 		/* It drained since its last refill: the working set is larger. */
 		tc->drain_run[order] = 0;
-		if (tc->high[order] < tc->high_max[order])
-			store_relaxed(&tc->high[order],
-				      min_u32(tc->high[order] + tc->batch[order],
-					      tc->high_max[order]));
+		grow_mark(tc, order);
 	}
 	n = load_relaxed(&tc->count[order]);
 	want = tc->batch[order];
@@ -224,8 +273,11 @@ void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 	if (++tc->drain_run[order] > tc->high_max[order] / tc->batch[order] &&
 	    high > tc->high_min[order]) {
 		/* More than a whole grown cache freed, no refill: give it back. */
-		high -= min_u32(tc->batch[order], high - tc->high_min[order]);
+		uint32_t less = min_u32(tc->batch[order], high - tc->high_min[order]);
+
+		high -= less;
 		store_relaxed(&tc->high[order], high);
+		pp_event(cache_marks, -((size_t)less << order));
 	}
 	/* Down to a batch below the mark, so the caller's block fits (count
 	 * >= the old mark >= high, and batch <= high). */
@@ -273,6 +325,7 @@ void *pp_tcache_alloc_reclaim_locked(struct pp_tcache *tc, unsigned order,
 void pp_tcache_release_locked(struct pp_tcache *tc)
 {
 	pp_reclaim_flush_locked(tc);
+	pp_event(cache_marks, -marks_pages(tc->high));
 	cds_list_del(&tc->link);
 	pp_g.nthreads--;
 	pp_g.retired_hits += load_relaxed(&tc->hits);
@@ -340,5 +393,6 @@ void pp_tcache_forget_others(void)
 		cds_list_del(&tc->link);
 		pp_g.nthreads--;
 		pp_g.retired_hits += tc->hits;
+		pp_event(cache_marks, -marks_pages(tc->high));
 	}
 }

@@ -21,6 +21,7 @@
 /* ---- cap= and idle caches ---------------------------------------------- */
 
 #define IDLE_THREADS	12
+#define FULL_THREADS	256	/* PP_RECLAIM_FULL=1: the scale of the field report */
 #define BURST_PAGES	1024
 
 static pthread_mutex_t turn_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -58,23 +59,30 @@ static void *idle_worker(void *arg)
 	return NULL;
 }
 
+/*
+ * Threads that take turns bursting 4 MiB under cap= and go idle, then the
+ * main thread takes most of the cap.  `PP_RECLAIM_FULL=1 tests/test_reclaim`
+ * runs it at full scale: 256 threads, cap=256M, 60,000 pages.
+ */
 START_TEST(test_cap_reclaims_idle_caches)
 {
-	pthread_t t[IDLE_THREADS];
-	size_t n = 12 * MIB / pp_page_size();
+	bool full = getenv("PP_RECLAIM_FULL") && atoi(getenv("PP_RECLAIM_FULL"));
+	unsigned nt = full ? FULL_THREADS : IDLE_THREADS;
+	pthread_t t[FULL_THREADS];
+	size_t n = full ? 60000 : 12 * MIB / pp_page_size();
 	void **v = calloc(n, sizeof(*v));
 	struct pp_stats s;
 
 	ck_assert_ptr_nonnull(v);
-	ck_assert_int_eq(pp_configure("cap=16M,grow=4M"), 0);
-	for (unsigned i = 0; i < IDLE_THREADS; i++)
+	ck_assert_int_eq(pp_configure(full ? "cap=256M" : "cap=16M,grow=4M"), 0);
+	for (unsigned i = 0; i < nt; i++)
 		t[i] = spawn(idle_worker, (void *)(uintptr_t)i);
 	pthread_mutex_lock(&turn_lock);
-	while (turn < IDLE_THREADS)
+	while (turn < nt)
 		pthread_cond_wait(&turn_cond, &turn_lock);
 	pthread_mutex_unlock(&turn_lock);
 	ck_assert_msg(burst_failures == 0, "%u allocations of the workers' bursts failed "
-		      "(each burst is 4 MiB of a 16 MiB cap)", burst_failures);
+		      "(each burst is 4 MiB of the cap)", burst_failures);
 	s = get_stats();
 	ck_assert_msg(s.cached >= 4 * MIB / pp_page_size(), "only %zu pages cached: the "
 		      "idle caches should hold more than the cap has left", s.cached);
@@ -92,7 +100,7 @@ START_TEST(test_cap_reclaims_idle_caches)
 	all_done = true;
 	pthread_cond_broadcast(&turn_cond);
 	pthread_mutex_unlock(&turn_lock);
-	for (unsigned i = 0; i < IDLE_THREADS; i++)
+	for (unsigned i = 0; i < nt; i++)
 		join(t[i]);
 	check_conservation();
 	free(v);
@@ -230,6 +238,126 @@ START_TEST(test_reclaimer_against_owners)
 }
 END_TEST
 
+/* ---- cache_max= ---------------------------------------------------------- */
+
+#define BOUND_THREADS	8
+#define BASE_MARKS	480	/* pages: high=256 over orders 0-3 (256 + 2*64 + 4*16 + 8*4) */
+
+static pthread_barrier_t have_cache, burst_done, may_exit;
+
+/*
+ * Every thread makes its cache first (a new cache starts at high whatever
+ * the bound), then bursts larger than the cache, so that its mark wants to
+ * grow; then waits.
+ */
+static void *burster(void *arg)
+{
+	static __thread void *v[BURST_PAGES];
+
+	(void)arg;
+	pp_free_page(must_alloc(0));
+	pthread_barrier_wait(&have_cache);
+	for (unsigned round = 0; round < 4; round++) {
+		for (unsigned i = 0; i < BURST_PAGES; i++)
+			v[i] = must_alloc(0);
+		for (unsigned i = 0; i < BURST_PAGES; i++)
+			pp_free_page(v[i]);
+	}
+	pthread_barrier_wait(&burst_done);
+	pthread_barrier_wait(&may_exit);
+	return NULL;
+}
+
+/* BOUND_THREADS bursters, stopped while alive: their caches' marks added up. */
+static struct pp_stats burst_marks(pthread_t *t)
+{
+	pthread_barrier_init(&have_cache, NULL, BOUND_THREADS);
+	pthread_barrier_init(&burst_done, NULL, BOUND_THREADS + 1);
+	pthread_barrier_init(&may_exit, NULL, BOUND_THREADS + 1);
+	for (unsigned i = 0; i < BOUND_THREADS; i++)
+		t[i] = spawn(burster, NULL);
+	pthread_barrier_wait(&burst_done);
+	return get_stats();
+}
+
+static void burst_end(pthread_t *t)
+{
+	pthread_barrier_wait(&may_exit);
+	for (unsigned i = 0; i < BOUND_THREADS; i++)
+		join(t[i]);
+	pthread_barrier_destroy(&have_cache);
+	pthread_barrier_destroy(&burst_done);
+	pthread_barrier_destroy(&may_exit);
+	check_conservation();
+}
+
+/*
+ * Eight threads whose bursts overflow their caches grow their marks - up
+ * to cache_max= added up, not past it (the bound leaves room for 2,000
+ * pages of growth above the eight base marks).
+ */
+START_TEST(test_cache_max_bounds_growth)
+{
+	size_t bound = BOUND_THREADS * BASE_MARKS + 2000;
+	char conf[64];
+	pthread_t t[BOUND_THREADS];
+	struct pp_stats s;
+
+	snprintf(conf, sizeof(conf), "cache_max=%zu", bound * pp_page_size());
+	ck_assert_int_eq(pp_configure(conf), 0);
+	s = burst_marks(t);
+	ck_assert_uint_eq(s.threads, BOUND_THREADS);
+	ck_assert_msg(s.cache_marks <= bound, "marks add up to %zu pages, past cache_max "
+		      "(%zu pages)", s.cache_marks, bound);
+	ck_assert_msg(s.cache_marks > BOUND_THREADS * BASE_MARKS, "marks add up to %zu pages: "
+		      "no cache grew (base %d each)", s.cache_marks, BASE_MARKS);
+	ck_assert_uint_le(s.cached - s.cache_meta, s.cache_marks);
+	burst_end(t);
+}
+END_TEST
+
+/* The same bursts with room: the marks grow past that bound. */
+START_TEST(test_cache_max_room)
+{
+	size_t bound = BOUND_THREADS * BASE_MARKS + 2000;
+	pthread_t t[BOUND_THREADS];
+	struct pp_stats s;
+
+	ck_assert_int_eq(pp_configure("cache_max=1G"), 0);
+	s = burst_marks(t);
+	ck_assert_msg(s.cache_marks > bound, "marks add up to %zu pages only: the bursts did "
+		      "not grow the caches, so the bound test above proves nothing",
+		      s.cache_marks);
+	burst_end(t);
+}
+END_TEST
+
+/*
+ * Grown caches that go idle are taken back (pp_trim(), reclaim_ms=) and
+ * start again from their configured marks: the growth is free for others.
+ */
+START_TEST(test_reclaim_decays_marks)
+{
+	pthread_t t[BOUND_THREADS];
+	struct pp_stats s;
+	unsigned tries = 0;
+
+	ck_assert_int_eq(pp_configure("cache_max=1G,reclaim_ms=1"), 0);
+	s = burst_marks(t);
+	ck_assert_uint_gt(s.cache_marks, BOUND_THREADS * BASE_MARKS);
+	/* The first look notes the counters; a later one finds them unmoved. */
+	while ((s = get_stats()).cache_marks > BOUND_THREADS * BASE_MARKS && tries++ < 10000) {
+		pp_trim(0);
+		usleep(2000);
+	}
+	ck_assert_msg(s.cache_marks == BOUND_THREADS * BASE_MARKS, "marks add up to %zu pages "
+		      "after %u trims of idle caches (base %d each, %zu reclaimed)",
+		      s.cache_marks, tries, BASE_MARKS, s.reclaimed_pages);
+	ck_assert_uint_gt(s.reclaimed_pages, 0);
+	burst_end(t);
+}
+END_TEST
+
 /* ---- threads exiting while reclaimed ----------------------------------- */
 
 static int exiters_stop;
@@ -285,6 +413,9 @@ int main(void)
 	tcase_add_test(tc, test_cap_reclaims_idle_caches);
 	tcase_add_test(tc, test_reclaimer_against_owners);
 	tcase_add_test(tc, test_exit_while_reclaimed);
+	tcase_add_test(tc, test_cache_max_bounds_growth);
+	tcase_add_test(tc, test_cache_max_room);
+	tcase_add_test(tc, test_reclaim_decays_marks);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
