@@ -107,6 +107,7 @@ struct pp_stats {
 	size_t cache_marks;	/* the caches' marks added up, pages (bounded by cache_max=) */
 	size_t lock_holds;	/* global lock holds timed (stats=1 only; else 0) */
 	size_t lock_hold_ns;	/* their total duration, ns (stats=1 only) */
+	size_t prefilled;	/* pages under a pp_thread_prefill() floor, all threads */
 };
 
 /**
@@ -221,6 +222,40 @@ PP_API void pp_free_pages_bulk(size_t nr, void *const *pages);
  * async-signal-safe (from a handler that interrupted pagepool it does nothing).
  */
 PP_API void pp_thread_drain(void);
+
+/**
+ * pp_thread_prefill() - guarantee this thread's next @n blocks of @order.
+ * @order: 0 .. PP_CACHE_ORDERS - 1 (the orders cached per thread).
+ * @n: blocks this thread will take; added to what an earlier prefill of
+ *     the same order still guarantees.
+ * @flags: 0 (may block and grow the arena) or PP_NOWAIT (a trylock; no
+ *     growth).
+ *
+ * On return 0 this thread's cache holds at least @n blocks of @order (on
+ * top of an earlier guarantee), and until this thread has taken them - by
+ * any call of that order, a signal handler's included - they are neither
+ * drained by its frees nor reclaimed by other threads (reclaim_ms=, cap=):
+ * the next @n pp_alloc_page_try() / PP_TRY calls of @order on this thread
+ * succeed, with no lock and no system call.  A call from a handler that
+ * interrupted a pagepool call on this thread cannot use the cache: it
+ * fails with EAGAIN and takes nothing from the guarantee.  The guarantee
+ * ends when the cache of @order is empty, or at pp_thread_drain().
+ * Prefilled blocks count in the caches' marks (cache_max=, which they may
+ * pass) and in pp_stats' prefilled.
+ *
+ * Context: flags 0: may block on the global lock and grow the arena (mmap),
+ * and, when memory is short, take other threads' caches back
+ * (membarrier(2)).  PP_NOWAIT: a trylock, never blocks, no system call.
+ * Not async-signal-safe (from a handler that interrupted pagepool it fails
+ * with EAGAIN).
+ * Return: 0, or -1 with errno ENOMEM (the pages cannot be had: cap= or the
+ * OS), EAGAIN (PP_NOWAIT would have to wait for the lock or grow the
+ * arena), EINVAL (an order not cached, flags other than 0 or PP_NOWAIT, or
+ * @n beyond what this thread's cache can hold - the message names the
+ * limit).  A failed call may leave blocks in the cache, guaranteed only as
+ * before.
+ */
+PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags);
 
 /**
  * pp_configure() - set options before the pool is first used.

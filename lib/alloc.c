@@ -180,7 +180,8 @@ free_slow(struct pp_tcache *tc, bool entered, void *p, struct pp_desc *d, unsign
 {
 	if (tc) {
 		pp_tcache_drain_slow(tc, order);
-		pp_tcache_push(tc, p, d, order);	/* room now */
+		if (!pp_tcache_push(tc, p, d, order))	/* full of prefilled blocks */
+			free_global_slow(tc, p, d, order);
 	} else if (entered && order < PP_CACHE_ORDERS && !pp_tls.dead &&
 		   pp_lock_for(PP_NOWAIT)) {
 		/*

@@ -13,6 +13,7 @@
 #define PP_COMPILER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
@@ -53,5 +54,10 @@
 
 /* Orders against a signal handler on this thread only: no fence instruction. */
 #define signal_barrier()	__atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+static inline uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
 
 #endif /* PP_COMPILER_H */

@@ -46,6 +46,12 @@ struct pp_tcache {
 	uint32_t high_min[PP_CACHE_ORDERS];	/* the configured mark */
 	uint32_t high_max[PP_CACHE_ORDERS];	/* the most it grows to */
 	uint32_t drain_run[PP_CACHE_ORDERS];	/* drains since the last refill */
+	/*
+	 * pp_thread_prefill()'s floor (prefill.c): blocks of order k no drain
+	 * or reclaim takes the cache below, until the owner empties it.  At
+	 * least what the guarantee still owes; written by the owner only.
+	 */
+	uint32_t floor[PP_CACHE_ORDERS];
 
 	struct cds_list_head link;	/* the registry, under the global lock */
 	unsigned storage_order;		/* order of the block this lives in */

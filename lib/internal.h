@@ -128,7 +128,7 @@ PP_HIDDEN void pp_lock_absorb(void);		/* always waits; absorbs pending */
 
 /* ---- reclaim.c: caches' blocks back to the lists (before trim.c) ------ */
 PP_HIDDEN void pp_reclaim_init(void);		/* membarrier: start-up, fork child */
-PP_HIDDEN size_t pp_reclaim_flush_locked(struct pp_tcache *tc);
+PP_HIDDEN size_t pp_reclaim_flush_locked(struct pp_tcache *tc, bool keep_prefilled);
 PP_HIDDEN size_t pp_reclaim_others_locked(const struct pp_tcache *self);
 PP_HIDDEN size_t pp_reclaim_idle_locked(void);
 PP_HIDDEN void pp_reclaim_tick_locked(void);

@@ -30,28 +30,33 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "internal.h"
 
 #define RECLAIM_TRIES 3		/* rounds for a cache whose owner is inside a call */
 
 /*
- * pp_reclaim_flush_locked() - return every block @tc holds to the global
- * lists (they may coalesce there); the cache itself stays, empty.  Its
- * owner is this thread, or outside any call with its pointer taken.
- * Return: the pages given back.
+ * pp_reclaim_flush_locked() - return the blocks @tc holds to the global
+ * lists (they may coalesce there): all of them, or with @keep_prefilled
+ * all but its prefill floor (pp_thread_prefill()'s guarantee).  The cache
+ * itself stays.  Its owner is this thread, or outside any call with its
+ * pointer taken.  Return: the pages given back.
  */
-size_t pp_reclaim_flush_locked(struct pp_tcache *tc)
+size_t pp_reclaim_flush_locked(struct pp_tcache *tc, bool keep_prefilled)
 {
 	size_t pages = 0;
 
 	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++) {
 		uint32_t i, n = load_relaxed(&tc->count[k]);
+		uint32_t keep = keep_prefilled ? load_relaxed(&tc->floor[k]) : 0;
+		uint32_t m = keep < n ? n - keep : 0;	/* the oldest go */
 
-		for (i = 0; i < n; i++)
+		for (i = 0; i < m; i++)
 			pp_buddy_free_locked(pp_index(tc->stack[k][i]), k);
-		store_relaxed(&tc->count[k], 0);
-		pages += (size_t)n << k;
+		memmove(tc->stack[k], tc->stack[k] + m, (n - m) * sizeof(void *));
+		store_relaxed(&tc->count[k], n - m);
+		pages += (size_t)m << k;
 	}
 	return pages;
 }
@@ -74,7 +79,8 @@ static bool cached_any(const struct pp_tcache *tc)
 }
 
 /*
- * A cache taken back starts again from its configured marks, as the kernel
+ * A cache taken back starts again from its configured marks (or its prefill
+ * floor, which it still holds), as the kernel
  * decays an idle CPU's high mark: its growth goes back to cache_max= for
  * threads that are running.  Its owner is outside any call.
  */
@@ -83,8 +89,13 @@ static void decay_marks(struct pp_tcache *tc)
 	size_t less = 0;
 
 	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++) {
-		less += (size_t)(tc->high[k] - tc->high_min[k]) << k;
-		store_relaxed(&tc->high[k], tc->high_min[k]);
+		uint32_t floor = load_relaxed(&tc->floor[k]);
+		uint32_t to = tc->high_min[k] > floor ? tc->high_min[k] : floor;
+
+		if (tc->high[k] > to) {
+			less += (size_t)(tc->high[k] - to) << k;
+			store_relaxed(&tc->high[k], to);
+		}
 		tc->drain_run[k] = 0;
 	}
 	pp_event(cache_marks, -less);
@@ -184,7 +195,7 @@ static size_t reclaim_locked(const struct pp_tcache *self, bool idle_only)
 			if (!pp_g.membarrier || !o || __atomic_load_n(&o->busy, __ATOMIC_SEQ_CST)) {
 				busy++;		/* inside a call: it keeps its cache */
 			} else {
-				pages += pp_reclaim_flush_locked(tc);
+				pages += pp_reclaim_flush_locked(tc, true);
 				decay_marks(tc);
 				tc->stolen = false;
 			}

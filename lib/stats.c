@@ -19,7 +19,7 @@ static void collect_locked(struct pp_stats *s)
 {
 	struct pp_tcache *tc;
 	size_t out = EV(stray_pages_out), cached = 0, hits = pp_g.retired_hits;
-	size_t idle = 0, marks = 0, now = pp_os_now_ms();
+	size_t idle = 0, marks = 0, prefilled = 0, now = pp_os_now_ms();
 
 	cds_list_for_each_entry(tc, &pp_g.caches, link) {
 		size_t pages = 0;
@@ -27,6 +27,7 @@ static void collect_locked(struct pp_stats *s)
 		for (unsigned k = 0; k < PP_CACHE_ORDERS; k++) {
 			pages += (size_t)load_relaxed(&tc->count[k]) << k;
 			marks += (size_t)tc->high[k] << k;
+			prefilled += (size_t)load_relaxed(&tc->floor[k]) << k;
 		}
 		cached += pages;
 		if (pp_reclaim_idle_now(tc, now))
@@ -58,6 +59,7 @@ static void collect_locked(struct pp_stats *s)
 	s->cache_marks = marks;
 	s->lock_holds = pp_g.lock_holds;
 	s->lock_hold_ns = pp_g.lock_hold_ns;
+	s->prefilled = prefilled;
 }
 
 PP_API void pp_stats(struct pp_stats *out, size_t out_size)

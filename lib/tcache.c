@@ -40,11 +40,6 @@ __thread struct pp_tls pp_tls __attribute__((tls_model("initial-exec")));
  */
 #define PP_KEY_STATIC_LIMIT 32
 
-static inline uint32_t min_u32(uint32_t a, uint32_t b)
-{
-	return a < b ? a : b;
-}
-
 /* Blocks of order @k a cache holds at a mark of @pages order-0 pages. */
 static size_t mark(size_t pages, unsigned k)
 {
@@ -250,7 +245,12 @@ again:
  */
 void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
 {
-	void *p = refill(tc, order, flags);
+	void *p;
+
+	/* Empty: whatever pp_thread_prefill() guaranteed has been taken. */
+	if (tc && !load_relaxed(&tc->count[order]))
+		store_relaxed(&tc->floor[order], 0);
+	p = refill(tc, order, flags);
 
 	if (!(flags & (PP_TRY | PP_NOWAIT)))
 		may_block_done();	/* retain=: a flags-0 allocation may block */
@@ -260,8 +260,9 @@ void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags
 /*
  * pp_tcache_drain_slow() - the cache of @order is at its high mark: move
  * its oldest blocks down to a batch below the mark (one batch, two when the
- * mark falls now) to the global lists under a trylock, or onto the pending
- * list if the lock is busy.  Never blocks, no system call.
+ * mark falls now), but not below its prefill floor, to the global lists
+ * under a trylock, or onto the pending list if the lock is busy.  Never
+ * blocks, no system call.
  * Context: not re-entrant (pp_tls.busy held by this call).
  */
 void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
@@ -270,18 +271,22 @@ void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 	void **s = tc->stack[order];
 	uint32_t i, n;
 
-	if (++tc->drain_run[order] > tc->high_max[order] / tc->batch[order] &&
-	    high > tc->high_min[order]) {
+	uint32_t low = tc->high_min[order] > tc->floor[order] ? tc->high_min[order] :
+		       tc->floor[order];
+
+	if (++tc->drain_run[order] > tc->high_max[order] / tc->batch[order] && high > low) {
 		/* More than a whole grown cache freed, no refill: give it back. */
-		uint32_t less = min_u32(tc->batch[order], high - tc->high_min[order]);
+		uint32_t less = min_u32(tc->batch[order], high - low);
 
 		high -= less;
 		store_relaxed(&tc->high[order], high);
 		pp_event(cache_marks, -((size_t)less << order));
 	}
 	/* Down to a batch below the mark, so the caller's block fits (count
-	 * >= the old mark >= high, and batch <= high). */
+	 * >= the old mark >= high, and batch <= high) - but never below the
+	 * prefill floor: then the caller's block may not fit (alloc.c). */
 	n = min_u32(count + tc->batch[order] - high, count);
+	n = min_u32(n, count - min_u32(tc->floor[order], count));
 
 	if (pp_lock_for(PP_NOWAIT)) {
 		for (i = 0; i < n; i++)
@@ -313,7 +318,7 @@ void *pp_tcache_alloc_reclaim_locked(struct pp_tcache *tc, unsigned order,
 	if (!tc)		/* flags 0: the caller is entered; a reclaimer's NULL is gone */
 		tc = load_relaxed(&pp_tls.tc);
 	if (tc)
-		pp_reclaim_flush_locked(tc);
+		pp_reclaim_flush_locked(tc, true);	/* a prefilled supply stays */
 	pp_reclaim_others_locked(tc);	/* idle threads' caches: reclaim.c */
 	p = pp_buddy_alloc_locked(order, PP_NOWAIT);	/* growth was refused */
 	if (!p)
@@ -324,7 +329,7 @@ void *pp_tcache_alloc_reclaim_locked(struct pp_tcache *tc, unsigned order,
 /* Return everything @tc holds, and its storage; unregister it. */
 void pp_tcache_release_locked(struct pp_tcache *tc)
 {
-	pp_reclaim_flush_locked(tc);
+	pp_reclaim_flush_locked(tc, false);
 	pp_event(cache_marks, -marks_pages(tc->high));
 	cds_list_del(&tc->link);
 	pp_g.nthreads--;

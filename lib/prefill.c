@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * prefill.c - pp_thread_prefill(): a supply of blocks in this thread's
+ * cache that the next n allocations of an order are guaranteed to find.
+ *
+ * Owns: filling the cache up to the asked count under one lock hold, and
+ * the floor that keeps it there.  The kernel's answer to the same need is
+ * slab sheaf prefilling (kmem_cache_prefill_sheaf(): a sheaf that cannot
+ * fail until depleted, for a section whose allocations are bounded).
+ *
+ * The hit path keeps no count of what the guarantee still owes: it would
+ * cost an instruction per allocation.  Instead the cache keeps a floor
+ * (struct pp_tcache.floor): drains (tcache.c) and reclaim, of this thread
+ * or another (reclaim.c), never take it below the floor.  What is owed
+ * never exceeds the floor and only falls, by one per block taken, while
+ * the count falls by the same one and frees only raise it - so the count
+ * stays at or above what is owed, and the cache is empty only when nothing
+ * is owed.  The refill that follows an empty cache lowers the floor to 0
+ * (tcache.c): the guarantee ends there, or at pp_thread_drain().  The
+ * floor is the owner's: reclaimers read it only with the owner outside a
+ * call (reclaim.c's pair orders it).
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+/* errno @err, and -1. */
+static int fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+/*
+ * Fill @tc's stack of @order to @target blocks, raising its mark to hold
+ * them (counted in cache_marks, against cache_max=: a guarantee asked for
+ * is kept even past the bound).  Growth, and with flags 0 reclaim, as a
+ * refill's.  What it has so far is its floor meanwhile, so that reclaim
+ * does not flush it back.  Lock held.  Return: the blocks it has now.
+ */
+static uint32_t fill_locked(struct pp_tcache *tc, unsigned order, unsigned flags,
+			    uint32_t target)
+{
+	uint32_t n = load_relaxed(&tc->count[order]), floor = load_relaxed(&tc->floor[order]);
+
+	if (tc->high[order] < target) {
+		pp_event(cache_marks, (size_t)(target - tc->high[order]) << order);
+		store_relaxed(&tc->high[order], target);
+	}
+	while (n < target) {
+		size_t got = pp_buddy_alloc_many_locked(order, flags, target - n,
+							tc->stack[order] + n, PP_PG_CACHED);
+		void *q;
+
+		n += (uint32_t)got;
+		store_relaxed(&tc->count[order], n);
+		if (got)
+			continue;
+		if (flags & PP_NOWAIT)
+			break;			/* growth is a system call */
+		/* Nothing free and no growth (cap=, the OS): reclaim, as a refill. */
+		if (n > floor)
+			store_relaxed(&tc->floor[order], n);
+		q = pp_tcache_alloc_reclaim_locked(tc, order, flags);
+		if (!q)
+			break;
+		pp_set_state(pp_desc_of(q), PP_PG_CACHED);
+		tc->stack[order][n++] = q;
+		store_relaxed(&tc->count[order], n);
+	}
+	store_relaxed(&tc->floor[order], floor);
+	return n;
+}
+
+PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags)
+{
+	struct pp_tcache *tc;
+	uint32_t owed, target, have;
+	int ret = 0;
+
+	if (flags & ~PP_NOWAIT) {
+		pp_msg("pp_thread_prefill: flags %#x: %s; only 0 or PP_NOWAIT", flags,
+		       (flags & PP_TRY) ? "PP_TRY cannot fill a cache" :
+		       (flags & PP_ZERO) ? "PP_ZERO is for the allocation that takes a block" :
+		       "unknown flags");
+		return fail(EINVAL);
+	}
+	if (order >= PP_CACHE_ORDERS) {
+		pp_msg("pp_thread_prefill: order %u is not cached per thread (orders 0..%d are)",
+		       order, PP_CACHE_ORDERS - 1);
+		return fail(EINVAL);
+	}
+	if (!pp_init())
+		return -1;			/* errno ENOMEM, said */
+	if (!pp_enter())
+		return fail(EAGAIN);		/* a handler that interrupted pagepool */
+	if (!pp_lock_for(flags)) {
+		ret = fail(EAGAIN);
+		goto out;
+	}
+	tc = pp_tcache_get_locked(flags);	/* a reclaimer is done with it: we hold the lock */
+	if (!tc) {
+		pp_unlock();
+		ret = fail((flags & PP_NOWAIT) ? EAGAIN : ENOMEM);	/* no storage for it */
+		goto out;
+	}
+	/* What is still owed is at most the floor and at most the count. */
+	owed = min_u32(load_relaxed(&tc->floor[order]), load_relaxed(&tc->count[order]));
+	if (n > (size_t)(tc->high_max[order] - owed)) {
+		pp_unlock();
+		pp_msg("pp_thread_prefill: n=%zu blocks of order %u is more than this thread's "
+		       "cache can hold: %u (high_max=%zu pages of order 0%s)%s", n, order,
+		       tc->high_max[order] - owed, pp_g.opt.high_max,
+		       order ? ", >> 2 per order" : "",
+		       owed ? " beyond what an earlier prefill still guarantees" : "");
+		ret = fail(EINVAL);
+		goto out;
+	}
+	target = owed + (uint32_t)n;
+	have = fill_locked(tc, order, flags, target);
+	if (have >= target)
+		store_relaxed(&tc->floor[order], target);
+	pp_unlock();
+	if (have < target)
+		ret = fail((flags & PP_NOWAIT) ? EAGAIN : ENOMEM);
+out:
+	pp_leave();
+	return ret;
+}
