@@ -3,13 +3,14 @@
  * rt-loop.c - a real-time loop on pagepool: per-call latency of the calls
  * that never block, while another thread hammers the pool's lock.
  *
- * The loop runs every millisecond, at SCHED_FIFO when permitted.  Each
- * period it takes BURST pages with each of pp_alloc_page_try(),
- * pp_alloc_page(PP_NOWAIT) and pp_reserve_alloc(r, PP_NOWAIT), interleaved
- * (more than a thread cache holds at first: until it has grown to the
- * period's pages, high_max, or always with PAGEPOOL_CONF=high_max=256,
- * periods go to the global lists), touches them and frees them; each call
- * is timed.  Meanwhile a
+ * The loop runs every millisecond, at SCHED_FIFO when permitted.  Before
+ * each period it asks pp_thread_prefill() for the period's order-0 pages
+ * (its frees bring them back, so after the first period that takes no
+ * lock); then it takes BURST pages with each of pp_alloc_page_try(),
+ * pp_alloc_page(PP_NOWAIT) and pp_reserve_alloc(r, PP_NOWAIT), interleaved,
+ * touches them and frees them; each call is timed.  --no-prefill leaves
+ * the prefill out: the try and NOWAIT calls then find the cache short
+ * whenever a period needs more than it holds.  Meanwhile a
  * normal-priority thread allocates and frees hundreds of pages, orders 0
  * and 2-6, with calls that may block, so it holds the global lock often.
  * At the end: calls, NULL returns, percentiles and maximum per call kind,
@@ -18,9 +19,10 @@
  * The recipe, in the order main() follows it: mlockall(); pp_configure()
  * with pi=1 (the lock inherits priority), mlock=1 (the pool's memory stays
  * locked) and prefault= (committed and faulted in at start-up); a reserve
- * for the pages that must come; the stack faulted in; then SCHED_FIFO.
+ * for the pages that must come; the stack faulted in; then SCHED_FIFO;
+ * and each period, pp_thread_prefill() for the cache's share.
  *
- *   rt-loop [--quick] [PERIODS]    (default 5000 periods, --quick 1000)
+ *   rt-loop [--quick] [--no-prefill] [PERIODS]  (default 5000 periods, --quick 1000)
  *
  * Build against an installed pagepool:
  *   cc -o rt-loop rt-loop.c $(pkg-config --cflags --libs pagepool) -pthread
@@ -45,7 +47,7 @@
 
 #define PERIOD_NS	1000000L	/* 1 ms */
 #define BURST		128		/* pages per call kind per period */
-#define RESERVE		64		/* pages in the reserve */
+#define RESERVE		BURST		/* pages in the reserve: its calls' share */
 #define PREFAULT	((size_t)32 << 20)
 #define RT_PRIO		40		/* below the kernel's threaded IRQs (50) */
 #define STACK_BYTES	(64 * 1024)	/* stack faulted in before the loop */
@@ -191,7 +193,8 @@ static void report(const char *name, uint32_t *ns, size_t n, size_t fails)
 
 int main(int argc, char **argv)
 {
-	size_t periods = 5000, n = 0, fails[NKINDS] = { 0 }, overruns = 0;
+	size_t periods = 5000, n = 0, fails[NKINDS] = { 0 }, overruns = 0, prefill_fails = 0;
+	bool prefill = true;
 	int64_t t, next, late, worst_late = 0, worst_done = 0, clk = INT64_MAX;
 	static void *page[NKINDS][BURST];
 	uint32_t *ns[NKINDS];
@@ -207,8 +210,11 @@ int main(int argc, char **argv)
 
 		if (!strcmp(argv[i], "--quick"))
 			periods = 1000;
+		else if (!strcmp(argv[i], "--no-prefill"))
+			prefill = false;
 		else if ((periods = strtoul(argv[i], &end, 10)) == 0 || *end || argv[i][0] == '-')
-			return fprintf(stderr, "usage: %s [--quick] [PERIODS]\n", argv[0]), 2;
+			return fprintf(stderr, "usage: %s [--quick] [--no-prefill] [PERIODS]\n",
+				       argv[0]), 2;
 	}
 
 	/* The recipe: lock, configure, reserve, fault in, then go real-time. */
@@ -248,6 +254,9 @@ int main(int argc, char **argv)
 			;
 		late = now_ns() - next;
 		worst_late = late > worst_late ? late : worst_late;
+		/* The try and NOWAIT calls' pages, guaranteed in the cache. */
+		if (prefill && pp_thread_prefill(0, 2 * BURST, 0))
+			prefill_fails++;
 		for (int i = 0; i < BURST; i++, n++) {
 			t = now_ns();
 			page[K_TRY][i] = pp_alloc_page_try();
@@ -282,8 +291,11 @@ int main(int argc, char **argv)
 
 	atomic_store(&stop, true);
 	pthread_join(tid, NULL);
-	printf("rt-loop: %zu periods of 1 ms, %s; pagepool %s; reserve %d pages\n",
-	       periods, sched, conf, RESERVE);
+	printf("rt-loop: %zu periods of 1 ms, %s; pagepool %s; reserve %d pages; %s\n",
+	       periods, sched, conf, RESERVE,
+	       prefill ? "pp_thread_prefill() per period" : "no prefill");
+	if (prefill_fails)
+		printf("pp_thread_prefill() failed in %zu periods\n", prefill_fails);
 	printf("%-25s %7s %5s %5s %5s %6s %6s %6s\n", "ns per call (incl. clock)",
 	       "calls", "NULL", "p50", "p99", "p99.9", "max", ">10us");
 	for (int k = 0; k < NKINDS; k++)

@@ -243,9 +243,11 @@ PP_API void pp_thread_drain(void);
  * Prefilled blocks count in the caches' marks (cache_max=, which they may
  * pass) and in pp_stats' prefilled.
  *
- * Context: flags 0: may block on the global lock and grow the arena (mmap),
- * and, when memory is short, take other threads' caches back
- * (membarrier(2)).  PP_NOWAIT: a trylock, never blocks, no system call.
+ * Context: when the cache already holds the blocks (a loop whose frees
+ * brought the last ones back), no lock and no system call.  Otherwise
+ * flags 0: may block on the global lock and grow the arena (mmap), and,
+ * when memory is short, take other threads' caches back (membarrier(2));
+ * PP_NOWAIT: a trylock, never blocks, no system call.
  * Not async-signal-safe (from a handler that interrupted pagepool it fails
  * with EAGAIN).
  * Return: 0, or -1 with errno ENOMEM (the pages cannot be had: cap= or the

@@ -51,7 +51,7 @@ static size_t pop_many(struct pp_tcache *tc, size_t nr, void **pages, bool zero)
 			memset(p, 0, pp_g.page_size);
 	}
 	store_relaxed(&tc->count[0], n);
-	bump(&tc->hits, n0 - n);
+	bump(&tc->hits[0], n0 - n);
 	bump(&tc->pages_out, n0 - n);
 	return i;
 }
@@ -82,7 +82,7 @@ static size_t pop_all(struct pp_tcache *tc, uint32_t n0, size_t nr, void **pages
 			memset(*q, 0, pp_g.page_size);
 	taken = (uint32_t)(end - top);
 	store_relaxed(&tc->count[0], n0 - taken);
-	bump(&tc->hits, taken);
+	bump(&tc->hits[0], taken);
 	bump(&tc->pages_out, taken);
 	return nr;
 }

@@ -40,18 +40,19 @@ struct pp_tcache {
 
 	/* Fast-path counters: written by the owner only, read relaxed. */
 	size_t pages_out;	/* pages allocated minus pages freed (wraps) */
-	size_t hits;		/* allocations served from this cache */
+	size_t hits[PP_CACHE_ORDERS];	/* allocations served, per order (wraps) */
 
 	/* Sizing (tcache.c): slow paths only. */
 	uint32_t high_min[PP_CACHE_ORDERS];	/* the configured mark */
 	uint32_t high_max[PP_CACHE_ORDERS];	/* the most it grows to */
 	uint32_t drain_run[PP_CACHE_ORDERS];	/* drains since the last refill */
 	/*
-	 * pp_thread_prefill()'s floor (prefill.c): blocks of order k no drain
-	 * or reclaim takes the cache below, until the owner empties it.  At
-	 * least what the guarantee still owes; written by the owner only.
+	 * pp_thread_prefill()'s guarantee (prefill.c): floor[k] blocks of
+	 * order k owed from when hits[k] was floor_hits[k]; what is still
+	 * owed is pp_tcache_owed().  Written by the owner only.
 	 */
 	uint32_t floor[PP_CACHE_ORDERS];
+	size_t floor_hits[PP_CACHE_ORDERS];
 
 	struct cds_list_head link;	/* the registry, under the global lock */
 	unsigned storage_order;		/* order of the block this lives in */
@@ -60,6 +61,29 @@ struct pp_tcache {
 	size_t seen_hits, seen_out;	/* the counters at the last look (reclaim.c) */
 	size_t moved_ms;		/* when a look last found them moved */
 };
+
+/* Allocations @tc served, all orders. */
+static inline size_t pp_tcache_hits(const struct pp_tcache *tc)
+{
+	size_t n = 0;
+
+	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++)
+		n += __atomic_load_n(&tc->hits[k], __ATOMIC_RELAXED);
+	return n;
+}
+
+/*
+ * Blocks of @order pp_thread_prefill() still guarantees @tc's owner: no
+ * drain or reclaim takes the cache below this.  Read by the owner, or by a
+ * reclaimer while the owner is outside any call.
+ */
+static inline uint32_t pp_tcache_owed(const struct pp_tcache *tc, unsigned order)
+{
+	uint32_t floor = __atomic_load_n(&tc->floor[order], __ATOMIC_RELAXED);
+	size_t taken = __atomic_load_n(&tc->hits[order], __ATOMIC_RELAXED) - tc->floor_hits[order];
+
+	return taken < floor ? floor - (uint32_t)taken : 0;
+}
 
 /*
  * struct pp_tls - the thread-local part: 16 bytes, initial-exec model, so

@@ -121,7 +121,7 @@ static inline void *pp_tcache_pop(struct pp_tcache *tc, unsigned order)
 		__builtin_unreachable();	/* a stack holds blocks: no NULL test */
 	store_relaxed(&tc->count[order], n - 1);
 	pp_set_state(pp_desc_of(p), PP_PG_USED);
-	bump(&tc->hits, 1);
+	bump(&tc->hits[order], 1);
 	bump(&tc->pages_out, (size_t)1 << order);
 	return p;
 }

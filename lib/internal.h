@@ -173,6 +173,9 @@ PP_HIDDEN void pp_free_block(const char *fn, void *p, unsigned order);
  * whole if @free), a plain page (false), or a report and abort. */
 PP_HIDDEN bool pp_free_check_slow(const char *fn, void *p, bool free);
 
+/* ---- prefill.c: pp_thread_prefill()'s guarantee ----------------------- */
+PP_HIDDEN bool pp_prefill_spoken_for(void);	/* for pp_reserve_alloc() */
+
 /*
  * ---- exact.c: runs of an exact number of pages (the shim's malloc) ----
  * A run is cut into aligned buddy blocks from its start; its first page's

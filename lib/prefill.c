@@ -8,17 +8,16 @@
  * slab sheaf prefilling (kmem_cache_prefill_sheaf(): a sheaf that cannot
  * fail until depleted, for a section whose allocations are bounded).
  *
- * The hit path keeps no count of what the guarantee still owes: it would
- * cost an instruction per allocation.  Instead the cache keeps a floor
- * (struct pp_tcache.floor): drains (tcache.c) and reclaim, of this thread
- * or another (reclaim.c), never take it below the floor.  What is owed
- * never exceeds the floor and only falls, by one per block taken, while
- * the count falls by the same one and frees only raise it - so the count
- * stays at or above what is owed, and the cache is empty only when nothing
- * is owed.  The refill that follows an empty cache lowers the floor to 0
- * (tcache.c): the guarantee ends there, or at pp_thread_drain().  The
- * floor is the owner's: reclaimers read it only with the owner outside a
- * call (reclaim.c's pair orders it).
+ * The guarantee is a floor: floor[k] blocks owed from the moment the
+ * cache had served hits[k] of order k (floor_hits[k]).  The hit path
+ * counts hits per order anyway, so what is still owed is known on every
+ * slow path at no cost to it (pp_tcache_owed(), global.h): drains
+ * (tcache.c) and reclaim, this thread's or another's (reclaim.c), never
+ * take the cache below it.  What is owed falls by one per block taken
+ * while the count falls by the same one, and frees only raise the count,
+ * so the count stays at or above what is owed.  It ends when all is taken,
+ * or at pp_thread_drain().  The floor is the owner's: reclaimers read it
+ * only with the owner outside a call (reclaim.c's pair orders it).
  */
 #include "config.h"
 
@@ -33,17 +32,25 @@ static int fail(int err)
 	return -1;
 }
 
+/* Owe @n blocks of @order from now on. */
+static void owe(struct pp_tcache *tc, unsigned order, uint32_t n)
+{
+	tc->floor_hits[order] = load_relaxed(&tc->hits[order]);
+	store_relaxed(&tc->floor[order], n);
+}
+
 /*
  * Fill @tc's stack of @order to @target blocks, raising its mark to hold
  * them (counted in cache_marks, against cache_max=: a guarantee asked for
  * is kept even past the bound).  Growth, and with flags 0 reclaim, as a
- * refill's.  What it has so far is its floor meanwhile, so that reclaim
- * does not flush it back.  Lock held.  Return: the blocks it has now.
+ * refill's; what it has so far is owed meanwhile, so that reclaim does not
+ * flush it back.  On failure what was owed before is owed.  Lock held.
+ * Return: true when it has @target.
  */
-static uint32_t fill_locked(struct pp_tcache *tc, unsigned order, unsigned flags,
-			    uint32_t target)
+static bool fill_locked(struct pp_tcache *tc, unsigned order, unsigned flags,
+			uint32_t owed, uint32_t target)
 {
-	uint32_t n = load_relaxed(&tc->count[order]), floor = load_relaxed(&tc->floor[order]);
+	uint32_t n = load_relaxed(&tc->count[order]);
 
 	if (tc->high[order] < target) {
 		pp_event(cache_marks, (size_t)(target - tc->high[order]) << order);
@@ -61,8 +68,7 @@ static uint32_t fill_locked(struct pp_tcache *tc, unsigned order, unsigned flags
 		if (flags & PP_NOWAIT)
 			break;			/* growth is a system call */
 		/* Nothing free and no growth (cap=, the OS): reclaim, as a refill. */
-		if (n > floor)
-			store_relaxed(&tc->floor[order], n);
+		owe(tc, order, n);
 		q = pp_tcache_alloc_reclaim_locked(tc, order, flags);
 		if (!q)
 			break;
@@ -70,14 +76,39 @@ static uint32_t fill_locked(struct pp_tcache *tc, unsigned order, unsigned flags
 		tc->stack[order][n++] = q;
 		store_relaxed(&tc->count[order], n);
 	}
-	store_relaxed(&tc->floor[order], floor);
-	return n;
+	owe(tc, order, n >= target ? target : owed);
+	return n >= target;
+}
+
+/*
+ * pp_prefill_spoken_for() - does this thread's order-0 cache hold no more
+ * than what pp_thread_prefill() still guarantees?  pp_reserve_alloc() then
+ * takes from its reserve first: a reserve must not raid the supply that
+ * this thread's own try and NOWAIT calls are promised.
+ * Context: any; no lock, no system call.
+ */
+bool pp_prefill_spoken_for(void)
+{
+	struct pp_tcache *tc;
+	bool spoken = false;
+
+	if (!pp_enter())
+		return false;
+	tc = pp_own_cache();
+	if (tc) {
+		uint32_t owed = pp_tcache_owed(tc, 0);
+
+		spoken = owed && load_relaxed(&tc->count[0]) <= owed;
+	}
+	pp_leave();
+	return spoken;
 }
 
 PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags)
 {
 	struct pp_tcache *tc;
-	uint32_t owed, target, have;
+	uint32_t owed, target;
+	bool full;
 	int ret = 0;
 
 	if (flags & ~PP_NOWAIT) {
@@ -96,6 +127,21 @@ PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags)
 		return -1;			/* errno ENOMEM, said */
 	if (!pp_enter())
 		return fail(EAGAIN);		/* a handler that interrupted pagepool */
+	/*
+	 * Blocks enough already, at a mark that holds them (a loop's frees
+	 * brought its last period's back): the guarantee is this thread's own
+	 * word - no lock.  Inside a call, no reclaimer touches the cache.
+	 */
+	tc = pp_own_cache();
+	if (tc) {
+		owed = pp_tcache_owed(tc, order);
+		target = owed + (uint32_t)n;
+		if (n <= (size_t)(tc->high_max[order] - owed) &&
+		    load_relaxed(&tc->count[order]) >= target && tc->high[order] >= target) {
+			owe(tc, order, target);
+			goto out;
+		}
+	}
 	if (!pp_lock_for(flags)) {
 		ret = fail(EAGAIN);
 		goto out;
@@ -106,8 +152,7 @@ PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags)
 		ret = fail((flags & PP_NOWAIT) ? EAGAIN : ENOMEM);	/* no storage for it */
 		goto out;
 	}
-	/* What is still owed is at most the floor and at most the count. */
-	owed = min_u32(load_relaxed(&tc->floor[order]), load_relaxed(&tc->count[order]));
+	owed = pp_tcache_owed(tc, order);
 	if (n > (size_t)(tc->high_max[order] - owed)) {
 		pp_unlock();
 		pp_msg("pp_thread_prefill: n=%zu blocks of order %u is more than this thread's "
@@ -119,11 +164,9 @@ PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags)
 		goto out;
 	}
 	target = owed + (uint32_t)n;
-	have = fill_locked(tc, order, flags, target);
-	if (have >= target)
-		store_relaxed(&tc->floor[order], target);
+	full = fill_locked(tc, order, flags, owed, target);
 	pp_unlock();
-	if (have < target)
+	if (!full)
 		ret = fail((flags & PP_NOWAIT) ? EAGAIN : ENOMEM);
 out:
 	pp_leave();

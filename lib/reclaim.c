@@ -39,7 +39,7 @@
 /*
  * pp_reclaim_flush_locked() - return the blocks @tc holds to the global
  * lists (they may coalesce there): all of them, or with @keep_prefilled
- * all but its prefill floor (pp_thread_prefill()'s guarantee).  The cache
+ * all but what pp_thread_prefill() still guarantees (pp_tcache_owed()).  The cache
  * itself stays.  Its owner is this thread, or outside any call with its
  * pointer taken.  Return: the pages given back.
  */
@@ -49,7 +49,7 @@ size_t pp_reclaim_flush_locked(struct pp_tcache *tc, bool keep_prefilled)
 
 	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++) {
 		uint32_t i, n = load_relaxed(&tc->count[k]);
-		uint32_t keep = keep_prefilled ? load_relaxed(&tc->floor[k]) : 0;
+		uint32_t keep = keep_prefilled ? pp_tcache_owed(tc, k) : 0;
 		uint32_t m = keep < n ? n - keep : 0;	/* the oldest go */
 
 		for (i = 0; i < m; i++)
@@ -79,8 +79,8 @@ static bool cached_any(const struct pp_tcache *tc)
 }
 
 /*
- * A cache taken back starts again from its configured marks (or its prefill
- * floor, which it still holds), as the kernel
+ * A cache taken back starts again from its configured marks (or what a
+ * prefill still guarantees, which it keeps), as the kernel
  * decays an idle CPU's high mark: its growth goes back to cache_max= for
  * threads that are running.  Its owner is outside any call.
  */
@@ -89,8 +89,8 @@ static void decay_marks(struct pp_tcache *tc)
 	size_t less = 0;
 
 	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++) {
-		uint32_t floor = load_relaxed(&tc->floor[k]);
-		uint32_t to = tc->high_min[k] > floor ? tc->high_min[k] : floor;
+		uint32_t owed = pp_tcache_owed(tc, k);
+		uint32_t to = tc->high_min[k] > owed ? tc->high_min[k] : owed;
 
 		if (tc->high[k] > to) {
 			less += (size_t)(tc->high[k] - to) << k;
@@ -120,7 +120,7 @@ static void impossible(void)
  */
 static bool idle_for(struct pp_tcache *tc, size_t now)
 {
-	size_t hits = load_relaxed(&tc->hits), out = load_relaxed(&tc->pages_out);
+	size_t hits = pp_tcache_hits(tc), out = load_relaxed(&tc->pages_out);
 
 	if (!tc->moved_ms || hits != tc->seen_hits || out != tc->seen_out) {
 		tc->seen_hits = hits;
@@ -138,7 +138,7 @@ static bool idle_for(struct pp_tcache *tc, size_t now)
 bool pp_reclaim_idle_now(const struct pp_tcache *tc, size_t now)
 {
 	return pp_g.opt.reclaim_ms && tc->moved_ms &&
-	       load_relaxed(&tc->hits) == tc->seen_hits &&
+	       pp_tcache_hits(tc) == tc->seen_hits &&
 	       load_relaxed(&tc->pages_out) == tc->seen_out &&
 	       now - tc->moved_ms >= pp_g.opt.reclaim_ms;
 }

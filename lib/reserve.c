@@ -373,6 +373,7 @@ PP_API void *pp_reserve_alloc(struct pp_reserve *r, unsigned flags)
 {
 	int saved = errno;
 	unsigned zero = flags & PP_ZERO;
+	bool spoken;
 	void *p;
 
 	if (unlikely(!r || !pp_check_flags("pp_reserve_alloc", flags))) {
@@ -382,9 +383,13 @@ PP_API void *pp_reserve_alloc(struct pp_reserve *r, unsigned flags)
 		return NULL;
 	}
 	res_check("pp_reserve_alloc", r);
-	p = pp_alloc_page(((flags & PP_TRY) ? PP_TRY : PP_NOWAIT) | zero);
+	/* The pool first - but not a supply pp_thread_prefill() promised. */
+	spoken = pp_prefill_spoken_for();
+	p = spoken ? NULL : pp_alloc_page(((flags & PP_TRY) ? PP_TRY : PP_NOWAIT) | zero);
 	if (!p)
 		p = res_take(r, zero);
+	if (!p && spoken)	/* the reserve is empty: the supply after all */
+		p = pp_alloc_page(((flags & PP_TRY) ? PP_TRY : PP_NOWAIT) | zero);
 	if (!p && !(flags & (PP_TRY | PP_NOWAIT)) && !load_relaxed(&pp_tls.busy))
 		p = res_wait(r, zero);	/* not from a handler inside pagepool */
 	errno = p ? saved : EAGAIN;

@@ -27,13 +27,13 @@ static void collect_locked(struct pp_stats *s)
 		for (unsigned k = 0; k < PP_CACHE_ORDERS; k++) {
 			pages += (size_t)load_relaxed(&tc->count[k]) << k;
 			marks += (size_t)tc->high[k] << k;
-			prefilled += (size_t)load_relaxed(&tc->floor[k]) << k;
+			prefilled += (size_t)pp_tcache_owed(tc, k) << k;
 		}
 		cached += pages;
 		if (pp_reclaim_idle_now(tc, now))
 			idle += pages;
 		out += load_relaxed(&tc->pages_out);
-		hits += load_relaxed(&tc->hits);
+		hits += pp_tcache_hits(tc);
 	}
 	s->committed = pp_g.committed;
 	s->in_use = out;

@@ -245,12 +245,7 @@ again:
  */
 void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags)
 {
-	void *p;
-
-	/* Empty: whatever pp_thread_prefill() guaranteed has been taken. */
-	if (tc && !load_relaxed(&tc->count[order]))
-		store_relaxed(&tc->floor[order], 0);
-	p = refill(tc, order, flags);
+	void *p = refill(tc, order, flags);
 
 	if (!(flags & (PP_TRY | PP_NOWAIT)))
 		may_block_done();	/* retain=: a flags-0 allocation may block */
@@ -260,7 +255,8 @@ void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags
 /*
  * pp_tcache_drain_slow() - the cache of @order is at its high mark: move
  * its oldest blocks down to a batch below the mark (one batch, two when the
- * mark falls now), but not below its prefill floor, to the global lists
+ * mark falls now), but not below what pp_thread_prefill() still guarantees
+ * (pp_tcache_owed()), to the global lists
  * under a trylock, or onto the pending list if the lock is busy.  Never
  * blocks, no system call.
  * Context: not re-entrant (pp_tls.busy held by this call).
@@ -271,8 +267,8 @@ void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 	void **s = tc->stack[order];
 	uint32_t i, n;
 
-	uint32_t low = tc->high_min[order] > tc->floor[order] ? tc->high_min[order] :
-		       tc->floor[order];
+	uint32_t owed = pp_tcache_owed(tc, order);
+	uint32_t low = tc->high_min[order] > owed ? tc->high_min[order] : owed;
 
 	if (++tc->drain_run[order] > tc->high_max[order] / tc->batch[order] && high > low) {
 		/* More than a whole grown cache freed, no refill: give it back. */
@@ -283,10 +279,10 @@ void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 		pp_event(cache_marks, -((size_t)less << order));
 	}
 	/* Down to a batch below the mark, so the caller's block fits (count
-	 * >= the old mark >= high, and batch <= high) - but never below the
-	 * prefill floor: then the caller's block may not fit (alloc.c). */
+	 * >= the old mark >= high, and batch <= high) - but never below what
+	 * a prefill owes: then the caller's block may not fit (alloc.c). */
 	n = min_u32(count + tc->batch[order] - high, count);
-	n = min_u32(n, count - min_u32(tc->floor[order], count));
+	n = min_u32(n, count - min_u32(owed, count));
 
 	if (pp_lock_for(PP_NOWAIT)) {
 		for (i = 0; i < n; i++)
@@ -333,7 +329,7 @@ void pp_tcache_release_locked(struct pp_tcache *tc)
 	pp_event(cache_marks, -marks_pages(tc->high));
 	cds_list_del(&tc->link);
 	pp_g.nthreads--;
-	pp_g.retired_hits += load_relaxed(&tc->hits);
+	pp_g.retired_hits += pp_tcache_hits(tc);
 	pp_event(stray_pages_out, load_relaxed(&tc->pages_out));
 	pp_g.cache_meta -= (size_t)1 << tc->storage_order;
 	pp_buddy_free_locked(pp_index(tc), tc->storage_order);
@@ -397,7 +393,7 @@ void pp_tcache_forget_others(void)
 			continue;
 		cds_list_del(&tc->link);
 		pp_g.nthreads--;
-		pp_g.retired_hits += tc->hits;
+		pp_g.retired_hits += pp_tcache_hits(tc);
 		pp_event(cache_marks, -marks_pages(tc->high));
 	}
 }

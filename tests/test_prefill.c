@@ -140,19 +140,18 @@ START_TEST(test_guarantee_holds)
 			      WEXITSTATUS(status));
 	}
 
-	/* Here too: the same calls, counted. */
+	/* Here too: the same calls, counted, and what is owed falls with them. */
+	ck_assert_uint_eq(get_stats().prefilled, owed0 + (owed2 << 2));
 	for (size_t i = 0; i < owed0; i++)
 		ck_assert_msg((unrelated[i] = pp_alloc_page_try()) != NULL,
 			      "try %zu of the %zu still owed failed", i, owed0);
+	ck_assert_uint_eq(get_stats().prefilled, owed2 << 2);
 	for (size_t i = 0; i < owed2; i++)
 		ck_assert_msg((blocks[i] = pp_alloc_pages(2, PP_TRY)) != NULL,
 			      "order-2 try %zu of the %zu still owed failed", i, owed2);
-	/* Emptied, the order-0 cache refills and its guarantee ends. */
-	while ((p = pp_alloc_page_try()) != NULL)
+	ck_assert_uint_eq(get_stats().prefilled, 0);
+	while ((p = pp_alloc_page_try()) != NULL)	/* what else it holds */
 		extra[nextra++] = p;
-	extra[nextra++] = must_alloc(0);
-	s = get_stats();
-	ck_assert_uint_eq(s.prefilled, GUARANTEE2 << 2);	/* order 2 is not empty */
 	for (size_t i = 0; i < owed0; i++)
 		pp_free_page(unrelated[i]);
 	for (size_t i = 0; i < owed2; i++)
@@ -163,8 +162,6 @@ START_TEST(test_guarantee_holds)
 	pp_free_pages(first2, 2);
 	for (unsigned i = 0; i < 6; i++)
 		pp_free_page(first[i]);
-	pp_thread_drain();
-	ck_assert_uint_eq(get_stats().prefilled, 0);
 	check_conservation();
 	free(unrelated);
 }
@@ -245,7 +242,50 @@ START_TEST(test_nowait)
 	release_lock(&h);
 	ck_assert_int_eq(pp_thread_prefill(0, 64, PP_NOWAIT), 0);
 	ck_assert_uint_eq(get_stats().prefilled, 64);
+	/* A loop's period: take them, free them, prefill again - the blocks
+	 * are back in the cache, so no lock is needed for it. */
+	{
+		void *v[64];
+
+		for (unsigned i = 0; i < 64; i++)
+			ck_assert_ptr_nonnull(v[i] = pp_alloc_page_try());
+		ck_assert_uint_eq(get_stats().prefilled, 0);
+		for (unsigned i = 0; i < 64; i++)
+			pp_free_page(v[i]);
+		hold_lock(&h);
+		ck_assert_int_eq(pp_thread_prefill(0, 64, PP_NOWAIT), 0);
+		release_lock(&h);
+		ck_assert_uint_eq(get_stats().prefilled, 64);
+	}
 	pp_thread_drain();
+	ck_assert_uint_eq(get_stats().prefilled, 0);
+	check_conservation();
+}
+END_TEST
+
+/* A reserve does not raid a prefilled supply: it gives its own pages first. */
+START_TEST(test_reserve_leaves_supply)
+{
+	struct pp_reserve *r = pp_reserve_create(8);
+	void *rv[9], *v[64];
+
+	ck_assert_ptr_nonnull(r);
+	pp_thread_drain();		/* the cache holds the supply, nothing more */
+	ck_assert_int_eq(pp_thread_prefill(0, 64, 0), 0);
+	for (unsigned i = 0; i < 8; i++)
+		ck_assert_ptr_nonnull(rv[i] = pp_reserve_alloc(r, PP_NOWAIT));
+	ck_assert_uint_eq(get_stats().reserved, 0);	/* all eight from the reserve */
+	ck_assert_uint_eq(get_stats().prefilled, 64);
+	/* The reserve empty, the supply serves after all: one less owed. */
+	ck_assert_ptr_nonnull(rv[8] = pp_reserve_alloc(r, PP_NOWAIT));
+	ck_assert_uint_eq(get_stats().prefilled, 63);
+	for (unsigned i = 0; i < 63; i++)
+		ck_assert_ptr_nonnull(v[i] = pp_alloc_page_try());
+	for (unsigned i = 0; i < 9; i++)
+		pp_reserve_free(r, rv[i]);
+	for (unsigned i = 0; i < 63; i++)
+		pp_free_page(v[i]);
+	pp_reserve_destroy(r);
 	check_conservation();
 }
 END_TEST
@@ -260,6 +300,7 @@ int main(void)
 	tcase_add_test(tc, test_limit);
 	tcase_add_test(tc, test_cap);
 	tcase_add_test(tc, test_nowait);
+	tcase_add_test(tc, test_reserve_leaves_supply);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
