@@ -242,7 +242,9 @@ PP_API void pp_thread_drain(void);
  * trim; 0 = never); libpagepool-rcu's rcu_delay_ms, rcu_spares,
  * rcu_blocks, rcu_inflight, rcu_stall_ms, rcu_stall_bytes (pagepool/rcu.h);
  * and the LD_PRELOAD shim's
- * preload_min (requests of at least this many bytes go to the pool).  Byte
+ * preload_min (requests of at least this many bytes go to the pool) and
+ * preload_fit (percent of its whole pages such a request must fill, default
+ * 87; 0 = any; page-aligned requests go to the pool regardless).  Byte
  * sizes take a K, M, G or T suffix (either case, powers of 1024); booleans
  * are 0/1, yes/no, true/false or on/off.  Settings given here override PAGEPOOL_CONF,
  * which overrides the defaults.  The string is applied only if all of it is
@@ -262,7 +264,7 @@ PP_API int pp_configure(const char *conf);
  * Initialises the pool if it is not yet, which fixes the options.  Companion
  * libraries (libpagepool-rcu: rcu_delay_ms, rcu_spares, rcu_blocks,
  * rcu_inflight, rcu_stall_ms, rcu_stall_bytes; the LD_PRELOAD shim:
- * preload_min) read their settings here.
+ * preload_min, preload_fit) read their settings here.
  *
  * Context: may block and make system calls on first use; not
  * async-signal-safe.
