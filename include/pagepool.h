@@ -235,7 +235,8 @@ PP_API void pp_thread_drain(void);
  * real time: pi (0/1: a priority-inheriting lock), mlock (0/1: lock
  * committed memory), prefault (bytes committed and touched at start-up),
  * hugepages (0/1: back the arena with huge pages); giving memory back:
- * retain (free bytes the automatic trim keeps; 0 = no automatic trim),
+ * retain (free bytes the automatic trim keeps, default 32 MiB; 0 = no
+ * automatic trim; nothing is released with mlock=1),
  * trim_ms (the automatic trim runs at most this often), madv_free (0/1:
  * release with MADV_FREE), reclaim_ms (a thread's cache untouched this long
  * is taken back by another thread's refill, pp_trim() or the automatic
@@ -309,9 +310,10 @@ PP_API int pp_block_order(const void *addr);
  * and fault back in, zero-filled, when used.  The caches of other threads
  * that made no call for reclaim_ms are taken back to the lists first
  * (reclaim_ms=0: none); this thread's is not (call pp_thread_drain() first
- * for it).  With
- * retain=BYTES the pool does this itself, at most once per trim_ms, from
- * the slow path of flags-0 allocations and when a thread with a cache exits.
+ * for it).  Beyond retain bytes free (default 32 MiB; retain=0: never)
+ * the pool does this itself, at most once per trim_ms, from the slow path
+ * of flags-0 allocations and when a thread with a cache exits - never from
+ * PP_TRY, PP_NOWAIT or a free, and never with mlock=1.
  *
  * Context: may block; takes the global lock; makes system calls.  Not
  * async-signal-safe.
