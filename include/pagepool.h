@@ -272,7 +272,8 @@ PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags);
  * real time: pi (0/1: a priority-inheriting lock), mlock (0/1: lock
  * committed memory), prefault (bytes committed and touched at start-up),
  * hugepages (0/1: back the arena with huge pages); giving memory back:
- * retain (free bytes the automatic trim keeps; 0 = no automatic trim),
+ * retain (free bytes the automatic trim keeps, default 32 MiB; 0 = no
+ * automatic trim; nothing is released with mlock=1),
  * trim_ms (the automatic trim runs at most this often), madv_free (0/1:
  * release with MADV_FREE), reclaim_ms (a thread's cache untouched this long
  * is taken back by another thread's refill, pp_trim() or the automatic
@@ -280,7 +281,9 @@ PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags);
  * growing there; 0 = CPUs x one fully grown cache); libpagepool-rcu's rcu_delay_ms, rcu_spares,
  * rcu_blocks, rcu_inflight, rcu_stall_ms, rcu_stall_bytes (pagepool/rcu.h);
  * and the LD_PRELOAD shim's
- * preload_min (requests of at least this many bytes go to the pool).  Byte
+ * preload_min (requests of at least this many bytes go to the pool) and
+ * preload_fit (percent of its whole pages such a request must fill, default
+ * 87; 0 = any; page-aligned requests go to the pool regardless).  Byte
  * sizes take a K, M, G or T suffix (either case, powers of 1024); booleans
  * are 0/1, yes/no, true/false or on/off.  Settings given here override PAGEPOOL_CONF,
  * which overrides the defaults.  The string is applied only if all of it is
@@ -300,7 +303,7 @@ PP_API int pp_configure(const char *conf);
  * Initialises the pool if it is not yet, which fixes the options.  Companion
  * libraries (libpagepool-rcu: rcu_delay_ms, rcu_spares, rcu_blocks,
  * rcu_inflight, rcu_stall_ms, rcu_stall_bytes; the LD_PRELOAD shim:
- * preload_min) read their settings here.
+ * preload_min, preload_fit) read their settings here.
  *
  * Context: may block and make system calls on first use; not
  * async-signal-safe.
@@ -345,9 +348,10 @@ PP_API int pp_block_order(const void *addr);
  * and fault back in, zero-filled, when used.  The caches of other threads
  * that made no call for reclaim_ms are taken back to the lists first
  * (reclaim_ms=0: none); this thread's is not (call pp_thread_drain() first
- * for it).  With
- * retain=BYTES the pool does this itself, at most once per trim_ms, from
- * the slow path of flags-0 allocations and when a thread with a cache exits.
+ * for it).  Beyond retain bytes free (default 32 MiB; retain=0: never)
+ * the pool does this itself, at most once per trim_ms, from the slow path
+ * of flags-0 allocations and when a thread with a cache exits - never from
+ * PP_TRY, PP_NOWAIT or a free, and never with mlock=1.
  *
  * Context: may block; takes the global lock; makes system calls.  Not
  * async-signal-safe.

@@ -3,9 +3,10 @@
  * preload.h - private interface of the LD_PRELOAD shim (libpagepool-preload).
  *
  * Owns: the routing decision's inline fast path and the shim's internal
- * calls.  A request goes to the pool when it is at least preload_min bytes
- * (default one page) or asks for page alignment, and fits in the largest
- * block (PP_EXACT_MAX pages); everything else goes to the C library's own
+ * calls.  A request goes to the pool when it asks for page alignment, or
+ * is at least preload_min bytes (default one page) and fills preload_fit
+ * percent (default 87) of its whole pages, and fits in the largest block
+ * (PP_EXACT_MAX pages); everything else goes to the C library's own
  * allocator through its __libc_* entry points (libc.c).  Pool memory is
  * told from the C library's by the arena range check alone.
  */

@@ -3,7 +3,8 @@
  * route.c - where a request of the malloc family is served.
  *
  * Owns: reading the shim's settings on the first call, and the slow paths
- * of routing: a request for the pool is rounded up to whole pages and
+ * of routing: a request for the pool (at least preload_min bytes, filling
+ * preload_fit percent of its pages; or page-aligned) is rounded up to whole pages and
  * served as an exact run (lib/exact.c: 5 pages hold 5, not 8); when the
  * pool cannot serve it (cap reached, arena full) the C library does.
  *
@@ -24,6 +25,7 @@
 #include "preload.h"
 
 size_t ppl_pool_min;		/* 0: settings not read yet */
+static size_t pool_fit;		/* preload_fit, percent */
 
 enum { START_NONE, START_RUNNING, START_DONE };
 static int start_state;
@@ -32,7 +34,7 @@ static int start_state;
 static bool started(void)
 {
 	int s = __atomic_load_n(&start_state, __ATOMIC_ACQUIRE), saved;
-	size_t min = SIZE_MAX, stats = 0;
+	size_t min = SIZE_MAX, stats = 0, fit = 0;
 
 	if (likely(s == START_DONE))
 		return load_relaxed(&ppl_pool_min) != SIZE_MAX;
@@ -47,13 +49,16 @@ static bool started(void)
 	 * and are the C library's meanwhile.
 	 */
 	saved = errno;		/* a malloc() that succeeds leaves errno alone */
-	if (pp_option("preload_min", &min) || pp_option("stats", &stats)) {
+	if (pp_option("preload_min", &min) || pp_option("stats", &stats) ||
+	    pp_option("preload_fit", &fit)) {
 		min = pp_g.opt.preload_min;
 		stats = pp_g.opt.stats;
+		fit = pp_g.opt.preload_fit;
 	}
 	errno = saved;
 	if (stats)
 		ppl_stats_start();
+	pool_fit = fit;			/* published by the release below */
 	store_relaxed(&ppl_pool_min, min);
 	__atomic_store_n(&start_state, START_DONE, __ATOMIC_RELEASE);
 	return min != SIZE_MAX;
@@ -67,24 +72,43 @@ static size_t pages_for(size_t size)
 	return (size + pp_g.page_size - 1) >> pp_g.page_shift;
 }
 
+/*
+ * Does @size fill at least preload_fit percent of its whole pages?  A
+ * request that would leave more of them unused - a page and a header, say
+ * - costs less memory in the C library's chunks.
+ */
+static bool fits(size_t size, size_t pages)
+{
+	return size * 100 >= (pages << pp_g.page_shift) * pool_fit;
+}
+
 /**
  * ppl_routes_to_pool() - is a request for the pool?
  * @size: bytes.
  * @align: a power of two, or 0 for the C library's default alignment.
  *
+ * A request with page alignment or more is the pool's (up to the largest
+ * block); any other, when it is at least preload_min bytes and fills at
+ * least preload_fit percent of its whole pages.
+ *
  * Context: the first call of the process reads the settings, which starts
- * the pool (may block, makes system calls); later calls read two variables.
+ * the pool (may block, makes system calls); later calls read three variables.
  * Return: true when the pool should serve it.
  */
 bool ppl_routes_to_pool(size_t size, size_t align)
 {
+	size_t pages;
+
 	if (!started())
-		return false;
-	if (size < ppl_pool_min && align < pp_g.page_size)
 		return false;
 	if (align > (pp_g.page_size << PP_MAX_ORDER))
 		return false;
-	return pages_for(size) != 0;
+	pages = pages_for(size);
+	if (pages == 0)
+		return false;
+	if (align >= pp_g.page_size)
+		return true;
+	return size >= ppl_pool_min && fits(size, pages);
 }
 
 /**

@@ -13,9 +13,9 @@
  *
  * Links no pagepool library.  When the shim is loaded (its pp_owns is
  * found with dlsym) every fresh block is also checked against the
- * routing rules: pool blocks are exactly the requests of at least
- * preload_min bytes or page alignment, with malloc_usable_size a whole
- * number of pages.  Any failure is reported on stderr and exits 1.
+ * routing rules: pool blocks are exactly the requests of page alignment,
+ * or of at least preload_min bytes that fill preload_fit percent of their
+ * whole pages, with malloc_usable_size a whole number of pages.  Any failure is reported on stderr and exits 1.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -79,7 +79,7 @@ static atomic_uint senders_done;
 
 /* The shim's API when it is loaded, else NULL. */
 static int (*shim_owns)(const void *);
-static size_t page_size, preload_min;
+static size_t page_size, preload_min, preload_fit;
 static int check_routing;
 
 #define FAIL(w, ...) do {						\
@@ -164,10 +164,13 @@ static void check_block(struct worker *w, const char *call, const void *p, size_
 		     call, size, p, malloc_usable_size((void *)p), pages, page_size);
 	if (!check_routing)
 		return;
-	want = size != 0 && pages <= MAX_POOL_PAGES && (size >= preload_min || align >= page_size);
+	want = size != 0 && pages <= MAX_POOL_PAGES &&
+	       (align >= page_size ||
+		(size >= preload_min && size * 100 >= pages * page_size * preload_fit));
 	if (owned != want)
-		FAIL(w, "%s(%zu, alignment %zu): pp_owns says %d, the routing rule %d (preload_min %zu)",
-		     call, size, align, owned, want, preload_min);
+		FAIL(w, "%s(%zu, alignment %zu): pp_owns says %d, the routing rule %d "
+		     "(preload_min %zu, preload_fit %zu)",
+		     call, size, align, owned, want, preload_min, preload_fit);
 }
 
 static void release(struct worker *w, struct buf *b)
@@ -333,7 +336,7 @@ static void find_shim(void)
 		page_size = psize();
 	if (option && option("preload_min", &v) == 0) {
 		preload_min = v;
-		check_routing = 1;
+		check_routing = option("preload_fit", &preload_fit) == 0;
 	}
 }
 

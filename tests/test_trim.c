@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_trim.c - giving memory back: pp_trim(), the automatic trim
- * (retain=, trim_ms=), madv_free=1, and nothing given back with mlock=1.
+ * (retain=, trim_ms=; on by default), madv_free=1, and nothing given back
+ * with mlock=1.
  *
  * Resident memory is read from /proc/self/statm.  Each test runs in its
  * own forked child (CK_FORK) with a fresh pool.
@@ -121,17 +122,92 @@ START_TEST(test_trim_automatic)
 }
 END_TEST
 
-/* The control: without retain= nothing is given back by itself. */
-START_TEST(test_no_automatic_trim_by_default)
+/* The control: with retain=0 nothing is given back by itself. */
+START_TEST(test_no_automatic_trim_with_retain_0)
 {
 	size_t base, after;
 
+	ck_assert_int_eq(pp_configure("retain=0,trim_ms=0"), 0);
 	pp_free_page(must_alloc(0));
 	base = resident_bytes();
 	join(spawn(burst_thread, NULL));
+	pp_thread_drain();
+	pp_free_page(must_alloc(0));	/* a flags-0 slow path: it would trim */
 	after = resident_bytes();
 	ck_assert_msg(after >= base + (BURST_MIB - 8) * MIB, "RSS fell by itself: %zu -> %zu MiB",
 		      base / MIB, after / MIB);
+}
+END_TEST
+
+/* A flags-0 slow path, later than trim_ms after the last: it may trim. */
+static void slow_path_after_trim_ms(void)
+{
+	size_t trim_ms = 0;
+
+	ck_assert_int_eq(pp_option("trim_ms", &trim_ms), 0);
+	usleep((useconds_t)(trim_ms + trim_ms / 10 + 10) * 1000);
+	pp_thread_drain();		/* so that the next allocation misses */
+	pp_free_page(must_alloc(0));
+}
+
+/*
+ * With the defaults, memory freed in bulk goes back to the OS by itself:
+ * all but retain= bytes, from a flags-0 allocation's slow path past
+ * trim_ms.  Polled, 20 rounds at most: a loaded machine only makes it
+ * take more of them.
+ */
+START_TEST(test_automatic_trim_by_default)
+{
+	size_t base, peak, after = 0, retain = 0;
+	int round;
+
+	ck_assert_int_eq(pp_option("retain", &retain), 0);
+	ck_assert_msg(retain > 0 && retain <= (BURST_MIB / 2) * MIB,
+		      "the default retain= is %zu bytes: no automatic trim, or it keeps "
+		      "more than this test's burst can show", retain);
+	pp_free_page(must_alloc(0));
+	base = resident_bytes();
+	join(spawn(burst_thread, NULL));	/* its exit may trim already */
+	burst();			/* and this thread's burst, drained */
+	peak = resident_bytes();
+	for (round = 0; round < 20; round++) {
+		slow_path_after_trim_ms();
+		after = resident_bytes();
+		if (after <= base + retain + 8 * MIB)
+			break;
+	}
+	ck_assert_msg(after <= base + retain + 8 * MIB,
+		      "defaults: RSS %zu MiB after %d flags-0 slow paths past trim_ms, "
+		      "%zu MiB before the bursts, %zu MiB after them; retain %zu MiB",
+		      after / MIB, round, base / MIB, peak / MIB, retain / MIB);
+	check_conservation();
+	burst();			/* the released pages serve again */
+	check_conservation();
+}
+END_TEST
+
+/* mlock=1 with the default retain=: nothing is released, however long. */
+START_TEST(test_no_automatic_trim_with_mlock)
+{
+	struct rlimit rl;
+	size_t before, after;
+
+	if (geteuid() != 0 && (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur < 128 * MIB)) {
+		fprintf(stderr, "test_trim: skipped mlock=1 (RLIMIT_MEMLOCK too small, not root)\n");
+		return;
+	}
+	ck_assert_int_eq(pp_configure("mlock=1"), 0);
+	pp_free_page(must_alloc(0));
+	join(spawn(burst_thread, NULL));
+	burst();
+	before = resident_bytes();
+	for (int round = 0; round < 3; round++) {
+		slow_path_after_trim_ms();
+		after = resident_bytes();
+		ck_assert_msg(after + MIB >= before, "mlock=1: RSS fell from %zu to %zu MiB",
+			      before / MIB, after / MIB);
+	}
+	check_conservation();
 }
 END_TEST
 
@@ -299,7 +375,9 @@ static Suite *trim_suite(void)
 	tcase_add_test(tc, test_trim_after_burst);
 	tcase_add_test(tc, test_trim_keeps);
 	tcase_add_test(tc, test_trim_automatic);
-	tcase_add_test(tc, test_no_automatic_trim_by_default);
+	tcase_add_test(tc, test_no_automatic_trim_with_retain_0);
+	tcase_add_test(tc, test_automatic_trim_by_default);
+	tcase_add_test(tc, test_no_automatic_trim_with_mlock);
 	tcase_add_test(tc, test_trim_madv_free);
 	tcase_add_test(tc, test_trim_mlock_keeps_everything);
 	tcase_add_test(tc, test_trim_before_use);

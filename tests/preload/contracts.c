@@ -245,11 +245,11 @@ START_TEST(test_realloc_pool_grow_shrink)
 	ck_assert_msg(n3 < n7, "shrinking 7 -> 3 pages did not lower in_use (%zu -> %zu)", n7, n3);
 	ck_assert_msg(n3 - start == 3, "after shrinking to 3 pages in_use is up %zu", n3 - start);
 	ck_assert_uint_eq(malloc_usable_size(r), 3 * PS);
-	/* same size, and a grow of one byte past the page */
+	/* same size, and a grow into a fourth page (that it fills well) */
 	r = opaque(realloc(r, 3 * PS));
 	ck_assert_ptr_nonnull(r);
 	ck_assert_uint_eq(check_fill(r, 3 * PS, 3), 3 * PS);
-	r = opaque(realloc(r, 3 * PS + 1));
+	r = opaque(realloc(r, 4 * PS - 1));
 	ck_assert_ptr_nonnull(r);
 	ck_assert_uint_eq(malloc_usable_size(r), 4 * PS);
 	ck_assert_uint_eq(check_fill(r, 3 * PS, 3), 3 * PS);

@@ -258,6 +258,8 @@ int main(int argc, char **argv)
 	if (child_mode) {
 		if (strcmp(argv[2], "preload_min") == 0)
 			return child_preload_min();
+		if (strcmp(argv[2], "preload_fit") == 0)
+			return child_preload_fit();
 		if (strcmp(argv[2], "stats") == 0)
 			return child_stats();
 		if (strcmp(argv[2], "cap") == 0)

@@ -85,6 +85,7 @@ void run_child_as(void (*fn)(void), const char *mode, const char *conf,
 
 /* settings.c: "--child MODE", each under its PAGEPOOL_CONF. */
 int child_preload_min(void);
+int child_preload_fit(void);
 int child_stats(void);
 int child_cap(void);
 

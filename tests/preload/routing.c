@@ -63,10 +63,23 @@ static void check_malloc_route(size_t n, bool pool)
 	free(p);
 }
 
+/* The smallest request of @pages pages that fills preload_fit percent of them. */
+static size_t fit_min(size_t pages)
+{
+	size_t fit = 0;
+
+	ck_assert_int_eq(option_fn("preload_fit", &fit), 0);
+	return (pages * PS * fit + 99) / 100;
+}
+
 START_TEST(test_route_malloc)
 {
 	check_malloc_route(PS, true);
-	check_malloc_route(PS + 1, true);
+	check_malloc_route(PS + 1, false);	/* a page and a byte: fills half of 2 */
+	check_malloc_route(fit_min(2) - 1, false);
+	check_malloc_route(fit_min(2), true);
+	check_malloc_route(2 * PS, true);
+	check_malloc_route(fit_min(5), true);
 	check_malloc_route(5 * PS, true);
 	check_malloc_route(MAX_RUN * PS - 1, true);
 	check_malloc_route(MAX_RUN * PS, true);
@@ -86,9 +99,13 @@ START_TEST(test_route_calloc_realloc)
 	ck_assert_ptr_nonnull(p);
 	ck_assert_msg(owns(p), "calloc(1, page) is not pool");
 	free(p);
-	p = opaque(calloc(3, PS / 2));
+	p = opaque(calloc(7, PS / 4));
 	ck_assert_ptr_nonnull(p);
-	ck_assert_msg(owns(p), "calloc(3, page/2) is not pool");
+	ck_assert_msg(owns(p), "calloc(7, page/4) is not pool");
+	free(p);
+	p = opaque(calloc(3, PS / 2));	/* 3/4 of 2 pages: below preload_fit */
+	ck_assert_ptr_nonnull(p);
+	ck_assert_msg(!owns(p), "calloc(3, page/2) is pool");
 	free(p);
 	p = opaque(calloc(PS - 1, 1));
 	ck_assert_ptr_nonnull(p);

@@ -59,6 +59,46 @@ int child_preload_min(void)
 	return bad;
 }
 
+/*
+ * --child preload_fit, under PAGEPOOL_CONF=preload_fit=0 (any request of
+ * preload_min bytes goes to the pool) or preload_fit=100 (only whole pages).
+ */
+int child_preload_fit(void)
+{
+	size_t fit = 1;
+	int bad = 0;
+	void *p;
+
+	if (option_fn("preload_fit", &fit) != 0 || (fit != 0 && fit != 100)) {
+		fprintf(stderr, "preload_fit: pp_option(\"preload_fit\") = %zu, want 0 or 100\n", fit);
+		return 1;
+	}
+	const struct {
+		size_t n;
+		bool pool;
+	} v[] = {
+		{ PS, true }, { PS + 1, fit == 0 }, { 2 * PS - 1, fit == 0 }, { 2 * PS, true },
+		{ 5 * PS + 100, fit == 0 }, { 5 * PS, true }, { PS - 1, false },
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		p = opaque(malloc(v[i].n));
+		if (!p || owns(p) != v[i].pool) {
+			fprintf(stderr, "preload_fit=%zu: malloc(%zu) = %p, pp_owns %d, want %d\n",
+				fit, v[i].n, p, p ? owns(p) : -1, v[i].pool);
+			bad = 1;
+		}
+		free(p);
+	}
+	p = NULL;			/* alignment routes whatever the fit */
+	if (posix_memalign(&p, PS, PS + 1) || !owns(p)) {
+		fprintf(stderr, "preload_fit=%zu: posix_memalign(page, page + 1) = %p is not pool\n",
+			fit, p);
+		bad = 1;
+	}
+	free(p);
+	return bad;
+}
+
 /* --child stats, under PAGEPOOL_CONF=stats=1: exit() prints the report. */
 int child_stats(void)
 {
@@ -183,6 +223,21 @@ START_TEST(test_preload_min)
 }
 END_TEST
 
+START_TEST(test_preload_fit)
+{
+	static const char *const conf[] = { "preload_fit=0", "preload_fit=100" };
+	struct child c;
+	char how[128];
+
+	for (int i = 0; i < 2; i++) {
+		run_child_as(NULL, "preload_fit", conf[i], &c, NULL);
+		describe(c.status, how, sizeof(how));
+		ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
+			      "child with %s %s; stderr: \"%.1500s\"", conf[i], how, c.err);
+	}
+}
+END_TEST
+
 START_TEST(test_stats_report)
 {
 	struct child c;
@@ -212,6 +267,7 @@ END_TEST
 void add_settings_tests(struct preload_tcases *t)
 {
 	tcase_add_test(t->routing, test_preload_min);
+	tcase_add_test(t->routing, test_preload_fit);
 	tcase_add_test(t->routing, test_pool_full_falls_back);
 
 	tcase_add_test(t->reports, test_stats_report);
