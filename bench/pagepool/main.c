@@ -302,10 +302,11 @@ static int parent_main(const struct pb_opts *o)
 				 "max_ns,over_10us,runs");
 	FILE *th_csv = csv_open(o->threads_csv, "backend,threads,rounds,pages_per_s,x_jemalloc,"
 				"base_mib,rss_idle_mib,rss_decay_mib,rss_decay2_mib,"
-				"rss_x_jemalloc,committed_idle,cached_idle,free_idle,"
-				"reclaimed_idle,committed_decay,cached_decay,free_decay,"
-				"reclaimed_decay,committed_decay2,cached_decay2,free_decay2,"
-				"reclaimed_decay2,runs,rss_decay_min_mib,rss_decay_max_mib");
+				"rss_x_jemalloc,committed_idle_mib,cached_idle_mib,"
+				"free_idle_mib,reclaimed_idle_mib,committed_decay_mib,"
+				"cached_decay_mib,free_decay_mib,reclaimed_decay_mib,"
+				"committed_decay2_mib,cached_decay2_mib,free_decay2_mib,"
+				"reclaimed_decay2_mib,runs,rss_decay_min_mib,rss_decay_max_mib");
 	unsigned own = own_mask();
 	int b;
 

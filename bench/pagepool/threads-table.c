@@ -104,7 +104,7 @@ void print_threads_table(const struct pb_opts *o, FILE *csv, bool command)
 			for (int k = 0; k < NR_TC; k++)
 				v[k] = med(r, (enum th_col)k);
 			fmt_ratio(tx, sizeof(tx), v[TC_PPS], med(je, TC_PPS));
-			fmt_ratio(rx, sizeof(rx), med(je, TC_RSS1), v[TC_RSS1]);
+			fmt_ratio(rx, sizeof(rx), v[TC_RSS1], med(je, TC_RSS1));
 			if (r->nv != runs)
 				snprintf(nruns, sizeof(nruns), " (%d of %d runs)", r->nv, runs);
 			for (int p = 0; p < 3; p++) {
@@ -130,7 +130,7 @@ void print_threads_table(const struct pb_opts *o, FILE *csv, bool command)
 						if (x < 0)
 							fprintf(csv, ",-");
 						else
-							fprintf(csv, ",%.0f", x);
+							fprintf(csv, ",%.1f", x * ps / 1048576.0);
 					}
 				fprintf(csv, ",%d,%.1f,%.1f\n", r->nv,
 					min_of(r->v[TC_RSS1], r->nv) / 1024,
@@ -154,8 +154,8 @@ void print_threads_table(const struct pb_opts *o, FILE *csv, bool command)
 	       "sleeping %lu ms (reclaim_ms + 100) and one page allocated and freed on the "
 	       "main thread (pagepool: pp_alloc_page(0) from an empty cache, the slow path "
 	       "that takes back caches idle for reclaim_ms, then pp_thread_drain()); decay2 "
-	       "= the same once more.  x jemalloc (decay): jemalloc's RSS over the row's at "
-	       "the decay point (above 1: smaller).\n", threads_idle_ms + 100);
+	       "= the same once more.  x jemalloc (decay): the row's RSS over jemalloc's at "
+	       "the decay point (below 1: smaller).\n", threads_idle_ms + 100);
 	printf("committed, cached (in thread caches) and free (on the global lists): "
 	       "pagepool's pp_stats() at each point; - for the other allocators.\n");
 }
