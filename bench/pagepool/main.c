@@ -306,7 +306,8 @@ static int parent_main(const struct pb_opts *o)
 				"free_idle_mib,reclaimed_idle_mib,committed_decay_mib,"
 				"cached_decay_mib,free_decay_mib,reclaimed_decay_mib,"
 				"committed_decay2_mib,cached_decay2_mib,free_decay2_mib,"
-				"reclaimed_decay2_mib,runs,rss_decay_min_mib,rss_decay_max_mib");
+				"reclaimed_decay2_mib,runs,rss_decay_min_mib,rss_decay_max_mib,"
+				"pages_per_s_min,pages_per_s_max");
 	unsigned own = own_mask();
 	int b;
 

@@ -132,9 +132,10 @@ void print_threads_table(const struct pb_opts *o, FILE *csv, bool command)
 						else
 							fprintf(csv, ",%.1f", x * ps / 1048576.0);
 					}
-				fprintf(csv, ",%d,%.1f,%.1f\n", r->nv,
+				fprintf(csv, ",%d,%.1f,%.1f,%.0f,%.0f\n", r->nv,
 					min_of(r->v[TC_RSS1], r->nv) / 1024,
-					max_of(r->v[TC_RSS1], r->nv) / 1024);
+					max_of(r->v[TC_RSS1], r->nv) / 1024,
+					min_of(r->v[TC_PPS], r->nv), max_of(r->v[TC_PPS], r->nv));
 			}
 		}
 	if (!any)
