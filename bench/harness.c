@@ -207,7 +207,8 @@ static FILE *spawn_self(const struct bench_child *c, pid_t *pid)
 	int fd[2];
 	FILE *in;
 
-	if (pipe(fd) != 0)
+	/* Close-on-exec: children spawned at once do not hold each other's pipes. */
+	if (pipe2(fd, O_CLOEXEC) != 0)
 		die("pipe: %s", strerror(errno));
 	fflush(NULL);
 	*pid = fork();

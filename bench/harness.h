@@ -94,7 +94,8 @@ __attribute__((noreturn)) void bench_usage_error(void (*usage)(FILE *f));
 
 /*
  * One case in a process of its own: /proc/self/exe re-executed with @args,
- * its stdout read line by line through a pipe.
+ * its stdout read line by line through a pipe.  Several may run at once,
+ * from threads of their own (the @line handler then runs on them).
  */
 struct bench_child {
 	const char *const *args;	/* argv, NULL-terminated */

@@ -1,12 +1,13 @@
 # inputs.sh - the options and input files shared by bench/plot.sh and
 # bench/report.sh; sourced by them after they define usage().  Sets results,
-# latency, rcu, preload, fallback, icount, meta (file names, by default in
+# latency, rcu, preload, fallback, threads, icount, meta (file names, by default in
 # DIR) and prefix (--img-prefix), and dir.
 # shellcheck shell=sh disable=SC2034 # the variables are the sourcing script's
-results='' latency='' rcu='' preload='' fallback='' icount='' meta='' prefix=''
+results='' latency='' rcu='' preload='' fallback='' threads='' icount='' meta='' prefix=''
 while [ $# -gt 0 ]; do
 	case $1 in
-	--results | --latency | --rcu | --preload | --fallback | --icount | --meta | --img-prefix)
+	--results | --latency | --rcu | --preload | --fallback | --threads | --icount | --meta | \
+	--img-prefix)
 		if [ $# -lt 2 ]; then
 			usage >&2
 			exit 2
@@ -17,6 +18,7 @@ while [ $# -gt 0 ]; do
 		--rcu) rcu=$2 ;;
 		--preload) preload=$2 ;;
 		--fallback) fallback=$2 ;;
+		--threads) threads=$2 ;;
 		--icount) icount=$2 ;;
 		--meta) meta=$2 ;;
 		--img-prefix) prefix=$2 ;;
@@ -48,5 +50,6 @@ dir=${1:-.}
 : "${rcu:=$dir/bench-rcu.csv}"
 : "${preload:=$dir/bench-preload.csv}"
 : "${fallback:=$dir/bench-fallback.csv}"
+: "${threads:=$dir/bench-threads.csv}"
 : "${icount:=$dir/bench-icount.csv}"
 : "${meta:=$dir/bench-meta.txt}"

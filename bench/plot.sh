@@ -3,10 +3,10 @@
 # with gnuplot (pngcairo when it has it, else png).
 #
 #   bench/plot.sh [--results F] [--latency F] [--rcu F] [--preload F]
-#                 [--fallback F] [DIR]
+#                 [--fallback F] [--threads F] [DIR]
 #
 # Reads DIR/bench-results.csv, bench-latency.csv, bench-rcu.csv,
-# bench-preload.csv and bench-fallback.csv (DIR defaults to the current
+# bench-preload.csv, bench-fallback.csv and bench-threads.csv (DIR defaults to the current
 # directory; an option names a file instead, as given) and writes into DIR:
 #   bench-throughput.png  ns per op per backend, grouped by workload (pair,
 #                         batch, bulk, remote, orders), min-max error bars
@@ -16,12 +16,16 @@
 #   bench-fallback.png    fallback % and peak pages held against the cache
 #                         size `high`: a panel per reclaim model and mode, a
 #                         line per refill policy
+#   bench-threads.png     resident memory of idle threads (at the decay
+#                         point) and pages/s over the bursts against the
+#                         thread count, a line per backend
 # A missing CSV is skipped with a note; so is everything when gnuplot is not
 # installed (exit 0).  GNUPLOT names the program (default gnuplot).
 set -eu
 
 usage() {
-	echo "usage: $0 [--results F] [--latency F] [--rcu F] [--preload F] [--fallback F] [DIR]"
+	echo "usage: $0 [--results F] [--latency F] [--rcu F] [--preload F] [--fallback F]"
+	echo "          [--threads F] [DIR]"
 }
 
 # shellcheck source=bench/inputs.sh
@@ -414,8 +418,70 @@ plot_fallback() {
 	draw "$out" <"$tmp/fb.gp"
 }
 
+# ---- threads: RSS and pages/s against the thread count, per backend ------
+plot_threads() {
+	usable "$threads" bench-threads.png || return 0
+	out=$dir/bench-threads.png
+	awk -F, -v data="$tmp/th.dat" -v out="$(q "$out")" -v term="$term" "$AWK_HDR"'
+	NR == 1 { header(); next }
+	{
+		b = f("backend"); t = f("threads")
+		if (b == "" || t == "") next
+		if (!(b in seen)) { seen[b] = 1; bl[++nb] = b }
+		n[b]++; T[b, n[b]] = t + 0; R[b, n[b]] = num(f("rss_decay_mib")); I[b, n[b]] = num(f("rss_idle_mib"))
+		P[b, n[b]] = num(f("pages_per_s")); P[b, n[b]] = P[b, n[b]] == "?" ? "?" : P[b, n[b]] / 1e6
+		if (!(t in st)) { st[t] = 1; tl[++nt] = t + 0 }
+	}
+	END {
+		if (!nb) exit 1
+		split("pagepool #5aae61 jemalloc #e08214 glibc #8c8c8c mimalloc #2166ac tcmalloc #b2182b", cl, " ")
+		for (i = 1; i in cl; i += 2) colour[cl[i]] = cl[i + 1]
+		npal = split("#762a83 #c2a5cf #fdb863 #92c5de #d6604d #4d4d4d", pal, " ")
+		for (i = 1; i <= nb; i++) {
+			b = bl[i]
+			if (i > 1) printf "\n\n" > data
+			for (k = 1; k <= n[b]; k++) print T[b, k], R[b, k], I[b, k], P[b, k] > data
+			c[i] = b in colour ? colour[b] : pal[(i - 1) % npal + 1]
+		}
+		line = ""
+		for (i = 1; i <= nt; i++) line = line (i > 1 ? ", " : "") tl[i]
+		printf "set terminal %s size 1200,520\n", term
+		print "set termoption noenhanced"
+		printf "set output \047%s\047\n", out
+		print "set datafile missing \047?\047"
+		print "set grid"
+		print "set logscale x 2"
+		printf "set xtics (%s)\n", line
+		print "set offsets graph 0.05, graph 0.05, 0, 0"
+		print "set xlabel \"threads (idle after their bursts)\""
+		print "set key below horizontal maxrows 1"
+		print "set multiplot layout 1,2 title \"Idle threads: a process per backend and thread count (median of the runs)\""
+		print "set title \"resident memory after sleeping past reclaim_ms + one allocation (MiB; lower is better)\""
+		print "set logscale y"
+		print "set ylabel \"VmRSS MiB (log)\""
+		line = ""
+		for (i = 1; i <= nb; i++)
+			line = line (i > 1 ? ", " : "plot ") sprintf("\047%s\047 index %d using 1:2 with linespoints lw 2 pt 7 lc rgb \"%s\" title \"%s\"", data, i - 1, c[i], bl[i])
+		print line
+		print "set title \"pages per second over the bursts (M; higher is better)\""
+		print "unset logscale y"
+		print "set yrange [0:*]"
+		print "set ylabel \"M pages/s\""
+		line = ""
+		for (i = 1; i <= nb; i++)
+			line = line (i > 1 ? ", " : "plot ") sprintf("\047%s\047 index %d using 1:4 with linespoints lw 2 pt 7 lc rgb \"%s\" title \"%s\"", data, i - 1, c[i], bl[i])
+		print line
+		print "unset multiplot"
+	}' "$threads" >"$tmp/th.gp" || {
+		echo "plot.sh: $threads has no usable rows: bench-threads.png skipped" >&2
+		return 0
+	}
+	draw "$out" <"$tmp/th.gp"
+}
+
 plot_throughput
 plot_latency
 plot_rcu
 plot_preload
 plot_fallback
+plot_threads

@@ -5,8 +5,8 @@
 # workload's table with its plot (bench/plot.sh draws them).
 #
 #   bench/report.sh [--results F] [--latency F] [--rcu F] [--preload F]
-#                   [--fallback F] [--icount F] [--meta F] [--img-prefix P]
-#                   [DIR] > BENCHMARKS.md
+#                   [--fallback F] [--threads F] [--icount F] [--meta F]
+#                   [--img-prefix P] [DIR] > BENCHMARKS.md
 #
 # Inputs, in DIR (default: the current directory) unless an option names a
 # file (as given); any may be missing, and its section then says "not run":
@@ -16,6 +16,7 @@
 #   bench-rcu.csv       bench/pp-rcu-bench --csv
 #   bench-preload.csv   bench/preload-bench --csv
 #   bench-fallback.csv  bench/fallback-bench --csv
+#   bench-threads.csv   bench/pagepool-bench --threads-csv
 #   bench-icount.csv    workload,instructions_per_op (rows pair-try, pair,
 #                       batch)
 #   bench-meta.txt      "key: value" lines: command (the exact command run),
@@ -29,7 +30,7 @@ set -eu
 
 usage() {
 	echo "usage: $0 [--results F] [--latency F] [--rcu F] [--preload F] [--fallback F]"
-	echo "          [--icount F] [--meta F] [--img-prefix P] [DIR] > BENCHMARKS.md"
+	echo "          [--threads F] [--icount F] [--meta F] [--img-prefix P] [DIR] > BENCHMARKS.md"
 }
 
 # shellcheck source=bench/inputs.sh
@@ -119,7 +120,7 @@ if [ ! -r "$targets" ]; then
 	exit 1
 fi
 set -- kind=targets "FS=	" "$targets"
-for pair in results:"$results" latency:"$latency" rcu:"$rcu" icount:"$icount"; do
+for pair in results:"$results" latency:"$latency" rcu:"$rcu" icount:"$icount" threads:"$threads"; do
 	k=${pair%%:*} file=${pair#*:}
 	if usable "$file"; then
 		set -- "$@" "kind=$k" "FS=," "$file"
@@ -154,6 +155,12 @@ kind == "rcu" {
 	ROPS[k, m] = v + 0; RNS[k, m] = g("ns_per_object"); RRSS[k, m] = g("peak_rss_mib")
 }
 kind == "icount" { if (ok(g("instructions_per_op"))) IC[g("workload")] = g("instructions_per_op") }
+kind == "threads" {
+	b = g("backend"); t = g("threads")
+	if (b == "" || !ok(t)) next
+	t += 0; if (t > THMAX) THMAX = t
+	THR[b, t] = g("rss_decay_mib"); THP[b, t] = g("pages_per_s")
+}
 
 function row(id, name, measured, ratio, good) {
 	ntarget++
@@ -277,6 +284,26 @@ function rcu_rss(id, k, limit,   name, r) {
 	row(id, name, sprintf("%.1f MiB; call_rcu %.1f MiB", RRSS[k, "pp_rcu_free"], RRSS[k, "call_rcu"]),
 	    fx(r) "x (need ≤ " limit "x)", r <= limit)
 }
+# threads, at the largest T: pagepool against jemalloc, RSS at the decay
+# point (at most limit x) or pages per second over the bursts (at least)
+function threads_vs(id, v, what, op, t,   name, T, a, r, good) {
+	T = THMAX
+	name = "threads: " label(v) (what == "rss" ? " resident memory of idle threads (after the decay-interval allocation) at most " t "x jemalloc" : " pages per second over the bursts at least " t "x jemalloc") (T ? ", " T " threads" : "")
+	if (!seen["threads"]) return norun(id, name, "no bench-threads.csv")
+	if (!((v, T) in THR) || !ok(what == "rss" ? THR[v, T] : THP[v, T])) return norun(id, name, "no threads " v " row")
+	if (!(("jemalloc", T) in THR) || !ok(what == "rss" ? THR["jemalloc", T] : THP["jemalloc", T])) return norun(id, name, "no threads jemalloc row")
+	if (what == "rss") {
+		r = THR["jemalloc", T] > 0 ? THR[v, T] / THR["jemalloc", T] : 0
+		good = op == "<=" ? r <= t : r < t
+		row(id, name, sprintf("%.1f MiB; jemalloc %.1f MiB", THR[v, T], THR["jemalloc", T]),
+		    fx(r) "x (need " (op == "<=" ? "≤" : "<") " " t "x)", THR["jemalloc", T] > 0 && good)
+	} else {
+		r = THP["jemalloc", T] > 0 ? THP[v, T] / THP["jemalloc", T] : 0
+		good = op == ">=" ? r >= t : r > t
+		row(id, name, sprintf("%.2f M pages/s; jemalloc %.2f M", THP[v, T] / 1e6, THP["jemalloc", T] / 1e6),
+		    fx(r) "x (need " (op == ">=" ? "≥" : ">") " " t "x)", good)
+	}
+}
 function metadata(id, limit,   name) {
 	name = "metadata: at most " limit " bytes per page"
 	if (!ok(desc)) norun(id, name, "no desc_bytes_per_page in bench-meta.txt")
@@ -287,6 +314,7 @@ function target(id, w, cmp, op, t,   c, n) {
 	n = split(cmp, c, " ")
 	if (w == "icount") icount(id, c[1], t)
 	else if (w == "meta") metadata(id, t)
+	else if (w == "threads" && c[n] == "jemalloc") threads_vs(id, c[1], c[2], op, t)
 	else if (w == "bulk") vs_single(id, c[1], c[3], t)
 	else if (w == "latency" && c[n] == "jemalloc") lat_jemalloc(id, c[1], t)
 	else if (w == "latency" && c[n] == "best-other") lat_others(id, c[1], t)
@@ -411,6 +439,54 @@ if usable "$latency"; then
 	image bench-latency.png "latency percentiles per backend and op"
 else
 	notrun "$latency"
+fi
+
+# ---- threads -------------------------------------------------------------
+echo "## Threads: memory held by idle threads"
+echo
+echo "\`bench/pagepool-bench --workload threads\` (issue 17): for T = 4, 64 and 256"
+echo "threads (more than the CPUs on purpose), a process per backend and T; the"
+echo "threads start together at a barrier, each runs bursts of 1,024 pages"
+echo "allocated one call at a time (every page written) and freed, then blocks"
+echo "on a condition variable: idle, not exited.  Throughput: pages per second"
+echo "over the burst phase (barrier to the last thread's last free).  Resident"
+echo "memory (VmRSS, the threads alive) at three points, the same for every"
+echo "backend: *idle*, when every thread has finished; *decay*, after sleeping"
+echo "reclaim_ms + 100 ms (pagepool's default reclaim_ms is 1,000) and one page"
+echo "allocated and freed on the main thread - for pagepool \`pp_alloc_page(0)\`"
+echo "from an empty cache, the slow path that takes back caches idle for"
+echo "reclaim_ms, then \`pp_thread_drain()\` so the main thread's own cache is not"
+echo "counted; *decay2*, the same once more.  base: VmRSS before the threads are"
+echo "created (their stacks come on top of it for every backend alike)."
+echo "pagepool's committed, cached (in thread caches) and free (on the global"
+echo "lists, still resident: only a trim gives them back, and \`retain=0\`, the"
+echo "default, means no automatic trim) come from \`pp_stats()\`.  jemalloc's"
+echo "own decay (\`dirty_decay_ms\`, 10 s by default, no background thread) is"
+echo "not waited for: every backend is read at the same points, about 1.1 and"
+echo "2.2 s after its bursts.  The processes of one run run at once, a baton"
+echo "letting one at a time create its threads and run its bursts (no two"
+echo "bursts overlap); their sleeps overlap."
+echo
+if usable "$threads"; then
+	echo "| backend | T | M pages/s | x jemalloc | RSS MiB base | idle | decay | decay2 | RSS x jemalloc (decay) | committed MiB (idle / decay / decay2) | cached MiB | free MiB | runs |"
+	echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+	awk -F, "$AWK_LIB"'
+	NR == 1 { header(); next }
+	function three(a, b, c) { return !ok(f(a "_mib")) ? "-" : f(a "_mib") " / " f(b "_mib") " / " f(c "_mib") }
+	f("backend") != "" {
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f("backend"), f("threads"),
+		    ok(f("pages_per_s")) ? sprintf("%.2f", f("pages_per_s") / 1e6) : "n/a", fx(f("x_jemalloc")),
+		    f("base_mib"), f("rss_idle_mib"), f("rss_decay_mib"), f("rss_decay2_mib"), fx(f("rss_x_jemalloc")),
+		    three("committed_idle", "committed_decay", "committed_decay2"),
+		    three("cached_idle", "cached_decay", "cached_decay2"),
+		    three("free_idle", "free_decay", "free_decay2"), f("runs")
+		if (f("rounds") != "") rounds = f("rounds")
+	}
+	END { if (rounds != "") printf "\n%s bursts per thread.  x jemalloc: the row'"'"'s pages/s over jemalloc'"'"'s at the same T (above 1: faster); RSS x jemalloc: the row'"'"'s RSS at the decay point over jemalloc'"'"'s (below 1: smaller).\n", rounds }' "$threads"
+	echo
+	image bench-threads.png "resident memory of idle threads against the thread count, per backend"
+else
+	notrun "$threads"
 fi
 
 # ---- rcu -----------------------------------------------------------------

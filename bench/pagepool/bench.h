@@ -24,6 +24,8 @@
 #define LAT_BUCKETS	100000		/* latency: 1-ns histogram buckets (100 us) */
 #define LAT_OVER_NS	10000		/* latency: calls above this are counted */
 #define LAT_CALIB	200000		/* latency: back-to-back timer pairs to calibrate */
+#define THREADS_BURST	1024		/* threads: pages per burst, per thread */
+#define NR_THREADS_POINTS 3		/* threads: the thread counts (threads.c) */
 
 #define ALWAYS_INLINE	inline __attribute__((always_inline))
 #define NOINLINE	__attribute__((noinline))
@@ -47,7 +49,8 @@ bool backend_setup(enum backend bk);
 
 /* ---- workloads (workloads.c, one file each) ------------------------------ */
 
-enum workload { WL_PAIR, WL_BATCH, WL_BULK, WL_REMOTE, WL_ORDERS, WL_LATENCY, NR_WL };
+enum workload { WL_PAIR, WL_BATCH, WL_BULK, WL_REMOTE, WL_ORDERS, WL_LATENCY, WL_THREADS,
+		NR_WL };
 
 #define W(x) (1u << (x))
 
@@ -59,6 +62,7 @@ struct sizes {
 	double warm_budget;	/* most ns per warm-up loop (a tenth of the units) */
 	size_t lat_samples;	/* latency: calls timed per op */
 	double lat_budget;	/* latency: most ns for all of a backend's ops */
+	unsigned threads_rounds;	/* threads: bursts per thread */
 };
 
 extern const struct sizes quick_sizes, full_sizes;
@@ -74,6 +78,7 @@ struct wl_info {
 	const char *first_row;	/* a row of its own before the backends', or NULL */
 	bool own_process;	/* runs in a fresh process and has its own table */
 	void (*run)(enum backend bk, const struct sizes *sz);
+	int quick_runs;		/* with --quick, at most this many runs (0: --runs) */
 };
 
 extern const struct wl_info workloads[NR_WL];
@@ -108,6 +113,11 @@ void run_bulk(enum backend bk, const struct sizes *sz);
 void run_remote(enum backend bk, const struct sizes *sz);
 void run_orders(enum backend bk, const struct sizes *sz);
 void run_latency(enum backend bk, const struct sizes *sz);
+void run_threads(enum backend bk, const struct sizes *sz);
+
+/* threads: the thread counts, and the idle wait (reclaim_ms, from the parent). */
+extern const unsigned threads_points[NR_THREADS_POINTS];
+extern unsigned long threads_idle_ms;
 
 /* ---- the parent (main.c) and its tables (table.c, latency-table.c) ------- */
 
@@ -115,18 +125,24 @@ struct pb_opts {
 	struct bench_opts b;
 	unsigned wl_mask;	/* --workload: W(WL_*) bits */
 	const char *lat_csv;	/* --latency-csv */
+	const char *threads_csv;	/* --threads-csv */
 	const char *backend;	/* --backend: run as the child of this backend */
 };
 
 /*
  * A line of a child of @bk: 1 a result, 0 none of the table's lines, -1 a
  * bad one (reported).  R lines go to the main table, L, T and C lines to
- * the latency table.
+ * the latency table, H lines to the threads table.
  */
 int collect_result(enum backend bk, const char *line);
 int collect_latency(enum backend bk, const char *line);
+int collect_threads(enum backend bk, const char *line);
+
+/* The processes per backend that workload @w runs: --runs, or fewer with --quick. */
+int workload_runs(const struct pb_opts *o, enum workload w);
 
 void print_main_table(const struct pb_opts *o, FILE *csv);
 void print_latency_table(const struct pb_opts *o, FILE *csv, bool command);
+void print_threads_table(const struct pb_opts *o, FILE *csv, bool command);
 
 #endif /* PP_BENCH_PAGEPOOL_BENCH_H */

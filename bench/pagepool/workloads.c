@@ -30,15 +30,20 @@ const struct wl_info workloads[NR_WL] = {
 	/* pagepool-try is one of pagepool's ops there; none is the floor. */
 	[WL_LATENCY] = { "latency", (ALLOCATORS & ~B(BK_TRY)) | B(BK_NONE), NULL, true,
 			 run_latency },
+	/*
+	 * A process per thread count (threads.c); pagepool-try would be
+	 * pagepool.  Its idle waits take seconds: one run with --quick.
+	 */
+	[WL_THREADS] = { "threads", ALLOCATORS & ~B(BK_TRY), NULL, true, run_threads, 1 },
 };
 
 const struct sizes quick_sizes = {
 	.pair = 5000000, .pages = 5000000, .budget = 0.4e9, .warm_budget = 0.1e9,
-	.lat_samples = 200000, .lat_budget = 1.0e9,
+	.lat_samples = 200000, .lat_budget = 1.0e9, .threads_rounds = 4,
 };
 const struct sizes full_sizes = {
 	.pair = 20000000, .pages = 20000000, .budget = 1.5e9, .warm_budget = 0.3e9,
-	.lat_samples = 1000000, .lat_budget = 5e9,
+	.lat_samples = 1000000, .lat_budget = 5e9, .threads_rounds = 4,
 };
 
 unsigned backend_workloads(enum backend bk)
