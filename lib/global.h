@@ -60,6 +60,7 @@ struct pp_tcache {
 	bool stolen;			/* reclaim.c has its owner's pointer; lock held */
 	size_t seen_hits, seen_out;	/* the counters at the last look (reclaim.c) */
 	size_t moved_ms;		/* when a look last found them moved */
+	size_t slow_hits, slow_ms;	/* hits and coarse time at the owner's last slow path */
 };
 
 /* Allocations @tc served, all orders. */
@@ -147,6 +148,7 @@ struct pp_global {
 	bool membarrier;		/* registered: reclaim is possible */
 	size_t reclaim_runs, reclaimed_pages, reclaim_busy;
 	size_t last_tick_ms;		/* the last idle tick (reclaim_ms=) */
+	size_t now_ms;			/* coarse clock: the last reading of a refill (atomic) */
 	size_t cache_marks;		/* sum of the caches' marks, pages (tcache.c; atomic) */
 	size_t cache_max_pages;		/* cache_max=, resolved at start-up (tcache.c) */
 
@@ -158,6 +160,19 @@ struct pp_global {
 };
 
 extern struct pp_global pp_g PP_HIDDEN;
+
+/*
+ * pp_tcache_note_slow() - the owner's refill or drain notes the cache's
+ * hits and the coarse time (pp_g.now_ms, no clock read): a cache that has
+ * served no allocation since a slow path reclaim_ms ago is idle
+ * (reclaim.c) - with no look needed at the start of the interval.
+ */
+static inline void pp_tcache_note_slow(struct pp_tcache *tc)
+{
+	__atomic_store_n(&tc->slow_hits, pp_tcache_hits(tc), __ATOMIC_RELAXED);
+	__atomic_store_n(&tc->slow_ms, __atomic_load_n(&pp_g.now_ms, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+}
 
 /* Slow-path event counter: shared, so atomic. */
 #define pp_event(field, n) \

@@ -114,14 +114,30 @@ static void impossible(void)
 }
 
 /*
- * Has @tc's owner left its counters alone for reclaim_ms?  A look that
- * finds them moved notes the time; the first look at a cache counts as
- * moved.  Lock held.
+ * Has @tc served no allocation since its owner's last slow path, which
+ * was reclaim_ms ago or more (pp_tcache_note_slow())?  A thread whose
+ * last calls were frees after its last drain counts as idle: what it
+ * freed comes back with the rest.
+ */
+static bool idle_since_slow(const struct pp_tcache *tc, size_t now)
+{
+	size_t ms = __atomic_load_n(&tc->slow_ms, __ATOMIC_RELAXED);
+
+	return ms && pp_tcache_hits(tc) == __atomic_load_n(&tc->slow_hits, __ATOMIC_RELAXED) &&
+	       now - ms >= pp_g.opt.reclaim_ms;
+}
+
+/*
+ * Has @tc's owner left its counters alone for reclaim_ms - by its last
+ * slow path, or between two looks?  A look that finds them moved notes
+ * the time; the first look at a cache counts as moved.  Lock held.
  */
 static bool idle_for(struct pp_tcache *tc, size_t now)
 {
 	size_t hits = pp_tcache_hits(tc), out = load_relaxed(&tc->pages_out);
 
+	if (idle_since_slow(tc, now))
+		return true;
 	if (!tc->moved_ms || hits != tc->seen_hits || out != tc->seen_out) {
 		tc->seen_hits = hits;
 		tc->seen_out = out;
@@ -132,15 +148,16 @@ static bool idle_for(struct pp_tcache *tc, size_t now)
 }
 
 /*
- * pp_reclaim_idle_now() - was @tc found idle by the last look, and is it
- * still?  For pp_stats(); changes nothing.  Lock held.
+ * pp_reclaim_idle_now() - is @tc idle by its last slow path, or by the
+ * last look and still?  For pp_stats(); changes nothing.  Lock held.
  */
 bool pp_reclaim_idle_now(const struct pp_tcache *tc, size_t now)
 {
-	return pp_g.opt.reclaim_ms && tc->moved_ms &&
-	       pp_tcache_hits(tc) == tc->seen_hits &&
-	       load_relaxed(&tc->pages_out) == tc->seen_out &&
-	       now - tc->moved_ms >= pp_g.opt.reclaim_ms;
+	return pp_g.opt.reclaim_ms &&
+	       (idle_since_slow(tc, now) ||
+		(tc->moved_ms && pp_tcache_hits(tc) == tc->seen_hits &&
+		 load_relaxed(&tc->pages_out) == tc->seen_out &&
+		 now - tc->moved_ms >= pp_g.opt.reclaim_ms));
 }
 
 /* The cache's owner's pp_tls, or NULL (an owner gone from a handler). */
@@ -249,6 +266,7 @@ void pp_reclaim_tick_locked(void)
 	if (!pp_g.opt.reclaim_ms || !pp_g.membarrier)
 		return;
 	now = pp_os_now_ms();
+	__atomic_store_n(&pp_g.now_ms, now, __ATOMIC_RELAXED);	/* for pp_tcache_note_slow() */
 	if (now - pp_g.last_tick_ms < pp_g.opt.reclaim_ms)
 		return;
 	pp_g.last_tick_ms = now;

@@ -226,6 +226,7 @@ static void *refill(struct pp_tcache *tc, unsigned order, unsigned flags)
 		return NULL;			/* errno ENOMEM from the arena */
 	}
 	pp_event(refills, 1);
+	pp_tcache_note_slow(tc);
 	p = tc->stack[order][--n];
 	store_relaxed(&tc->count[order], n);
 	pp_set_state(pp_desc_of(p), PP_PG_USED);
@@ -295,6 +296,7 @@ void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 	memmove(s, s + n, (count - n) * sizeof(*s));
 	store_relaxed(&tc->count[order], count - n);
 	pp_event(drains, 1);
+	pp_tcache_note_slow(tc);
 }
 
 /*
