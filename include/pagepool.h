@@ -232,7 +232,8 @@ PP_API void pp_thread_drain(void);
  * virtual reservation, bytes), cap (hard limit on committed memory, bytes;
  * 0 = none), grow (bytes committed per arena growth), stats (0/1: print
  * statistics at exit, and time each hold of the global lock for
- * pp_stats()), verbose (0/1: print the effective settings);
+ * pp_stats() with the vDSO's clock, which faults under strict seccomp),
+ * verbose (0/1: print the effective settings);
  * real time: pi (0/1: a priority-inheriting lock), mlock (0/1: lock
  * committed memory), prefault (bytes committed and touched at start-up),
  * hugepages (0/1: back the arena with huge pages); giving memory back:
