@@ -25,7 +25,8 @@
 # The plots are linked as P + bench-*.png (P: --img-prefix, default empty)
 # when DIR holds them.  Every target not met gets a line ending in
 # "<!-- explain: ID -->" for the explanation (ID: the target's short name,
-# e.g. pair-try-jemalloc, stable from run to run).
+# e.g. pair-try-jemalloc, stable from run to run).  bench/lock.md, next to
+# this script, is a section written by hand and copied in as it is.
 set -eu
 
 usage() {
@@ -585,6 +586,14 @@ if usable "$fallback"; then
 	image bench-fallback.png "fallback percentage and peak pages held against the cache size, per reclaim model, mode and policy"
 else
 	notrun "$fallback"
+fi
+
+# ---- by hand ---------------------------------------------------------------
+# bench/lock.md ("How far one lock goes") is written by hand: its numbers
+# come from the commands it names, not from this run; copied as it is.
+if [ -r "$(dirname "$0")/lock.md" ]; then
+	cat "$(dirname "$0")/lock.md"
+	echo
 fi
 
 # ---- metadata --------------------------------------------------------------

@@ -268,7 +268,9 @@ PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags);
  * whose bursts overflow it may grow to), arena (size of the
  * virtual reservation, bytes), cap (hard limit on committed memory, bytes;
  * 0 = none), grow (bytes committed per arena growth), stats (0/1: print
- * statistics at exit), verbose (0/1: print the effective settings);
+ * statistics at exit, and time each hold of the global lock for
+ * pp_stats() with the vDSO's clock, which faults under strict seccomp),
+ * verbose (0/1: print the effective settings);
  * real time: pi (0/1: a priority-inheriting lock), mlock (0/1: lock
  * committed memory), prefault (bytes committed and touched at start-up),
  * hugepages (0/1: back the arena with huge pages); giving memory back:

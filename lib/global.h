@@ -124,6 +124,7 @@ struct pp_global {
 	unsigned forking;		/* fork()s waiting for the lock in prepare (atomic) */
 
 	pthread_mutex_t lock;		/* guards everything below */
+	uint64_t lock_t0;		/* stats=1: when this hold began (lock.c); else 0 */
 	uint32_t head[PP_MAX_ORDER + 1];	/* buddy free lists */
 	size_t free_pages;		/* pages on the buddy lists */
 	size_t committed;		/* pages committed (== committed_bytes >> shift) */

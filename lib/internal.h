@@ -40,6 +40,7 @@ PP_HIDDEN int pp_os_lock(void *addr, size_t size);
 PP_HIDDEN void pp_os_populate(void *addr, size_t size);
 PP_HIDDEN int pp_os_release(void *addr, size_t size, bool lazy);
 PP_HIDDEN size_t pp_os_now_ms(void);
+PP_HIDDEN uint64_t pp_os_now_ns(void);
 PP_HIDDEN void pp_os_deadline(struct timespec *ts, unsigned ms);
 PP_HIDDEN void pp_os_sleep_ms(unsigned ms);
 PP_HIDDEN int pp_os_getpid(void);

@@ -6,7 +6,8 @@
  * one with pi=1 - and the ways to take it: blocking, by trylock (PP_NOWAIT),
  * never (PP_TRY), or, in a call of the preload shim's malloc family, until
  * a fork() wants it.  Whoever takes it for a call absorbs the pending list
- * (buddy.c) first.  What it guards is buddy.c's.
+ * (buddy.c) first.  What it guards is buddy.c's.  With stats=1 it also
+ * times every hold (pp_g.lock_holds, pp_g.lock_hold_ns).
  */
 #include "config.h"
 
@@ -38,12 +39,51 @@ static bool lock_attr(pthread_mutexattr_t *attr)
 	return true;
 }
 
-/* The global lock, made now: adaptive, or priority-inheriting with pi=1. */
+/*
+ * hold_begin() - the global lock was just taken: with stats=1, note when.
+ *
+ * Every way of taking the lock ends here (pp_lock(), pp_trylock() that
+ * succeeded, lock_or_yield_slow()).  The option is read once per hold;
+ * with stats=0 this is one load of a read-mostly field and one predictable
+ * branch, and pp_unlock() adds the load of pp_g.lock_t0 (next to the lock,
+ * on a line the holder has just written) and another.  The start is
+ * stored with its lowest bit set so that 0 always means "not timed" (the
+ * clock may read near 0 in a time namespace); the error is under 1 ns.
+ * Context: the global lock held by the caller.
+ */
+static inline void hold_begin(void)
+{
+	if (unlikely(pp_g.opt.stats))
+		pp_g.lock_t0 = pp_os_now_ns() | 1;
+}
+
+/*
+ * hold_end() - a timed hold ends: count it and its duration, from the
+ * acquisition to now, which includes about one clock read's cost.
+ * Context: the global lock held by the caller, pp_g.lock_t0 != 0.
+ */
+static void hold_end(void)
+{
+	uint64_t now = pp_os_now_ns();
+
+	pp_g.lock_holds++;
+	pp_g.lock_hold_ns += (size_t)(now - (pp_g.lock_t0 & ~(uint64_t)1));
+	pp_g.lock_t0 = 0;
+}
+
+/*
+ * pp_lock_init() - make the global lock: adaptive, or priority-inheriting
+ * with pi=1.  A lock re-made while held - in a fork child with pi=1
+ * (fork.c), or by one taking over from a starter lost to a fork (init.c) -
+ * ends that hold here, counted with stats=1.
+ */
 void pp_lock_init(void)
 {
 	pthread_mutexattr_t attr;
 	int err;
 
+	if (unlikely(pp_g.lock_t0))
+		hold_end();
 	if (!lock_attr(&attr))
 		return;
 	err = pthread_mutex_init(&pp_g.lock, &attr);
@@ -56,18 +96,27 @@ void pp_lock_init(void)
 	}
 }
 
+/* Take the global lock, waiting as long as it takes. */
 void pp_lock(void)
 {
 	pthread_mutex_lock(&pp_g.lock);
+	hold_begin();
 }
 
+/* Take the global lock if it is free; false: it is not, nothing taken. */
 bool pp_trylock(void)
 {
-	return pthread_mutex_trylock(&pp_g.lock) == 0;
+	if (pthread_mutex_trylock(&pp_g.lock))
+		return false;
+	hold_begin();
+	return true;
 }
 
+/* Release the global lock; with stats=1 the hold is counted and timed. */
 void pp_unlock(void)
 {
+	if (unlikely(pp_g.lock_t0))
+		hold_end();
 	pthread_mutex_unlock(&pp_g.lock);
 }
 
@@ -106,8 +155,10 @@ static bool lock_or_yield_slow(void)
 			return false;
 		pp_os_deadline(&until, YIELD_POLL_MS);
 		err = pthread_mutex_timedlock(&pp_g.lock, &until);
-		if (err == 0)
+		if (err == 0) {
+			hold_begin();
 			return true;
+		}
 		if (err != ETIMEDOUT)	/* cannot happen with our mutex types */
 			pp_os_sleep_ms(YIELD_POLL_MS);	/* poll: never an unbounded wait */
 	}

@@ -295,6 +295,19 @@ size_t pp_os_now_ms(void)
 	return (size_t)ts.tv_sec * 1000 + (size_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * pp_os_now_ns() - monotonic nanoseconds, for the global lock's hold times
+ * (stats=1, lock.c); a vDSO call like pp_os_now_ms(), no system call where
+ * the clock source has a vDSO reader.
+ */
+uint64_t pp_os_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* CLOCK_REALTIME @ms from now, for pthread_mutex_timedlock() (buddy.c). */
 void pp_os_deadline(struct timespec *ts, unsigned ms)
 {

@@ -110,4 +110,7 @@ void pp_stats_print(void)
 	       s.refills, s.drains, s.trylock_fails, s.pending_frees, s.grows,
 	       s.grow_fails, s.threads, s.reclaim_runs, s.reclaimed_pages, s.reclaim_busy,
 	       s.idle_cached, s.cache_marks);
+	pp_msg("stats: lock holds %zu, mean %.0f ns, total %.3f ms",
+	       s.lock_holds, s.lock_holds ? (double)s.lock_hold_ns / (double)s.lock_holds : 0.0,
+	       (double)s.lock_hold_ns / 1e6);
 }

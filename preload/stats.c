@@ -43,7 +43,7 @@ static void print_at_exit(void)
 	       mib(s.peak_committed * s.page_size), c[PPL_FALLBACK], pp_os_progname(),
 	       pp_os_getpid());
 	if (pp_g.opt.verbose)
-		pp_stats_print();	/* the pool's own two lines */
+		pp_stats_print();	/* the pool's own lines */
 }
 
 /* stats=1: count from now on; the pool prints print_at_exit()'s line at exit. */

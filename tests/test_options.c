@@ -671,6 +671,181 @@ START_TEST(test_no_stats_at_exit_by_default)
 }
 END_TEST
 
+/* ---- stats=1: the global lock's hold times ---------------------------- */
+
+static bool take_lock(void)
+{
+	pp_lock();
+	return true;
+}
+
+static bool take_try(void)
+{
+	return pp_trylock();
+}
+
+static bool take_nowait(void)
+{
+	return pp_lock_for(PP_NOWAIT);
+}
+
+static bool take_wait(void)
+{
+	return pp_lock_for(0);
+}
+
+static bool (*const lock_ways[])(void) = { take_lock, take_try, take_nowait, take_wait };
+
+/*
+ * hold_counted() - in a child: a hold taken by @take, kept for @ms, is
+ * timed from its acquisition (pp_g.lock_t0 set while held) and counted
+ * with at least @ms at its release (when @timed), or not at all.  0: so.
+ */
+static int hold_counted(bool (*take)(void), unsigned ms, bool timed)
+{
+	size_t holds, ns;
+	bool started, counted;
+
+	if (!take())
+		return 1;
+	holds = pp_g.lock_holds;
+	ns = pp_g.lock_hold_ns;
+	started = pp_g.lock_t0 != 0;
+	if (ms)
+		usleep(ms * 1000);
+	pp_unlock();
+	pp_lock();		/* to read the counters; its own hold ends later */
+	if (timed)
+		counted = pp_g.lock_holds == holds + 1 &&
+			  pp_g.lock_hold_ns - ns >= (size_t)ms * 1000000;
+	else
+		counted = pp_g.lock_holds != 0 || pp_g.lock_hold_ns != 0;
+	pp_unlock();
+	if (started != timed)
+		return 2;
+	return counted == timed ? 0 : 3;
+}
+
+struct yield_taker {
+	pthread_barrier_t go;
+	int result;		/* 0: timed; else what failed */
+	size_t holds;		/* pp_g.lock_holds when it got the lock */
+};
+
+/*
+ * A shim call's wait (pp_tls.yield): the lock is busy, so pp_lock_for(0)
+ * waits in lock_or_yield_slow()'s slices; the hold it gets is timed too.
+ */
+static void *yield_taker_main(void *arg)
+{
+	struct yield_taker *y = arg;
+
+	pp_tls.yield = 1;
+	pthread_barrier_wait(&y->go);
+	if (!pp_lock_for(0)) {
+		y->result = 1;
+		return NULL;
+	}
+	y->holds = pp_g.lock_holds;
+	y->result = pp_g.lock_t0 ? 0 : 2;
+	pp_unlock();
+	pp_tls.yield = 0;
+	return NULL;
+}
+
+static void child_lock_hold_times(void)
+{
+	enum { N = 400 };
+	static void *pg[N];
+	struct yield_taker y = { .result = -1 };
+	struct pp_stats s0, s1, s2;
+	pthread_t th;
+	int r;
+
+	if (pp_configure("stats=1,high=64,batch=16") != 0)
+		_exit(10);
+	pp_free_page(must_alloc(0));
+	/* Each way of taking the lock times its hold. */
+	for (size_t i = 0; i < sizeof(lock_ways) / sizeof(lock_ways[0]); i++)
+		if ((r = hold_counted(lock_ways[i], 2, true)) != 0)
+			_exit(20 + (int)i * 4 + r);
+	/* ... and so does the shim's wait that gives way to fork(). */
+	if (pthread_barrier_init(&y.go, NULL, 2) || pthread_create(&th, NULL, yield_taker_main, &y))
+		_exit(40);
+	pp_lock();
+	pthread_barrier_wait(&y.go);
+	usleep(5000);		/* the taker is in its slices */
+	pp_unlock();
+	if (pthread_join(th, NULL) || y.result != 0)
+		_exit(41 + (y.result > 0 ? y.result : 2));
+	pp_lock();
+	r = pp_g.lock_holds == y.holds + 1 ? 0 : 44;	/* its release counted it */
+	pp_unlock();
+	if (r)
+		_exit(r);
+
+	/* Refills and drains: one timed hold each, at least. */
+	s0 = get_stats();
+	for (size_t i = 0; i < N; i++)
+		pg[i] = must_alloc(0);
+	s1 = get_stats();
+	if (s1.refills - s0.refills < N / 64 ||
+	    s1.lock_holds - s0.lock_holds < s1.refills - s0.refills)
+		_exit(50);
+	if (s1.lock_hold_ns <= s0.lock_hold_ns)
+		_exit(51);
+	for (size_t i = 0; i < N; i++)
+		pp_free_page(pg[i]);
+	s2 = get_stats();
+	if (s2.drains - s1.drains < (N - 64) / 64 ||
+	    s2.lock_holds - s1.lock_holds < s2.drains - s1.drains)
+		_exit(52);
+	if (s2.lock_hold_ns <= s1.lock_hold_ns ||
+	    s2.lock_hold_ns / s2.lock_holds > 100000000)	/* a mean hold under 0.1 s */
+		_exit(53);
+	fprintf(stderr, "@@EXITING\n");
+	exit(0);		/* the stats=1 line at exit */
+}
+
+START_TEST(test_lock_hold_times)
+{
+	struct child c;
+	const char *tail, *line;
+	size_t holds = 0;
+
+	run_child(child_lock_hold_times, &c, NULL);
+	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
+		      "stats=1: lock hold times: child status %#x: \"%.500s\"", c.status, c.err);
+	tail = after_marker(&c);
+	line = strstr(tail, "lock holds ");
+	ck_assert_msg(line && sscanf(line, "lock holds %zu", &holds) == 1 && holds > 0 &&
+		      has_text(line, "mean"),
+		      "stats=1: no lock hold line at exit: \"%.500s\"", tail);
+}
+END_TEST
+
+/* stats=0: no hold is timed or counted, whichever way the lock is taken. */
+START_TEST(test_lock_hold_times_off)
+{
+	enum { N = 400 };
+	static void *pg[N];
+	struct pp_stats s;
+
+	ck_assert_int_eq(pp_configure("stats=0,high=64,batch=16"), 0);
+	for (size_t i = 0; i < N; i++)
+		ck_assert_ptr_nonnull(pg[i] = pp_alloc_page(0));
+	for (size_t i = 0; i < N; i++)
+		pp_free_page(pg[i]);
+	for (size_t i = 0; i < sizeof(lock_ways) / sizeof(lock_ways[0]); i++)
+		ck_assert_int_eq(hold_counted(lock_ways[i], 0, false), 0);
+	s = get_stats();
+	ck_assert_uint_gt(s.refills, 0);
+	ck_assert_uint_gt(s.drains, 0);
+	ck_assert_uint_eq(s.lock_holds, 0);
+	ck_assert_uint_eq(s.lock_hold_ns, 0);
+}
+END_TEST
+
 static Suite *options_suite(void)
 {
 	Suite *s = suite_create("options");
@@ -713,6 +888,8 @@ static Suite *options_suite(void)
 	tcase_add_test(to, test_stats_at_exit);
 	tcase_add_test(to, test_stats_at_exit_env);
 	tcase_add_test(to, test_no_stats_at_exit_by_default);
+	tcase_add_test(to, test_lock_hold_times);
+	tcase_add_test(to, test_lock_hold_times_off);
 	suite_add_tcase(s, to);
 	return s;
 }
