@@ -232,24 +232,29 @@ PP_API void pp_thread_drain(void);
  *     growth).
  *
  * On return 0 this thread's cache holds at least @n blocks of @order (on
- * top of an earlier guarantee), and until this thread has taken them - by
- * any call of that order, a signal handler's included - they are neither
- * drained by its frees nor reclaimed by other threads (reclaim_ms=, cap=):
- * the next @n pp_alloc_page_try() / PP_TRY calls of @order on this thread
- * succeed, with no lock and no system call.  A call from a handler that
+ * top of an earlier guarantee), and until this thread has taken @n blocks
+ * of that order from its cache - by any call: the try, NOWAIT, flags-0
+ * and bulk allocations, the LD_PRELOAD shim's page-sized mallocs, a
+ * signal handler's calls - its own frees do not drain them and other
+ * threads' reclaim (reclaim_ms=, cap=) leaves its cache alone: the next @n
+ * pp_alloc_page_try() / PP_TRY calls of @order on this thread succeed,
+ * with no lock and no system call.  A try call from a handler that
  * interrupted a pagepool call on this thread cannot use the cache: it
- * fails with EAGAIN and takes nothing from the guarantee.  The guarantee
- * ends when the cache of @order is empty, or at pp_thread_drain().
+ * fails with EAGAIN and takes nothing from the guarantee (other flags go
+ * to the global lists).  pp_reserve_alloc() takes from its reserve first
+ * while order-0 blocks are owed.  The guarantee ends when @n blocks were
+ * taken, at pp_thread_drain(), or at the thread's exit; until this
+ * thread's next refill or drain after that, its cache is not reclaimed.
  * Prefilled blocks count in the caches' marks (cache_max=, which they may
- * pass) and in pp_stats' prefilled.
+ * pass) and, while owed, in pp_stats' prefilled.
  *
  * Context: when the cache already holds the blocks (a loop whose frees
  * brought the last ones back), no lock and no system call.  Otherwise
  * flags 0: may block on the global lock and grow the arena (mmap), and,
  * when memory is short, take other threads' caches back (membarrier(2));
- * PP_NOWAIT: a trylock, never blocks, no system call.
- * Not async-signal-safe (from a handler that interrupted pagepool it fails
- * with EAGAIN).
+ * PP_NOWAIT: a trylock, never blocks, no system call (before the pool has
+ * started: EAGAIN).  Not async-signal-safe (from a handler that
+ * interrupted pagepool it fails with EAGAIN).
  * Return: 0, or -1 with errno ENOMEM (the pages cannot be had: cap= or the
  * OS), EAGAIN (PP_NOWAIT would have to wait for the lock or grow the
  * arena), EINVAL (an order not cached, flags other than 0 or PP_NOWAIT, or

@@ -73,7 +73,7 @@ void *pp_buddy_alloc_locked(unsigned order, unsigned flags)
 	}
 	store_relaxed(&pp_g.desc[idx].order, (uint8_t)order);
 	pp_set_state(&pp_g.desc[idx], PP_PG_USED);
-	pp_g.free_pages -= (size_t)1 << order;
+	free_pages_add(-((size_t)1 << order));
 	return pp_addr(idx);
 }
 
@@ -106,7 +106,7 @@ size_t pp_buddy_alloc_many_locked(unsigned order, unsigned flags, size_t want,
 		idx = pp_g.head[k];
 		list_del(k, idx);
 		pp_set_state(&pp_g.desc[idx], PP_PG_NONE);
-		pp_g.free_pages -= (size_t)1 << k;
+		free_pages_add(-((size_t)1 << k));
 		nblocks = (size_t)1 << (k - order);
 		take = nblocks < want - got ? nblocks : want - got;
 		for (size_t i = 0; i < take; i++) {
@@ -128,7 +128,7 @@ void pp_buddy_free_locked(size_t idx, unsigned order)
 {
 	size_t npages = pp_g.committed;
 
-	pp_g.free_pages += (size_t)1 << order;
+	free_pages_add((size_t)1 << order);
 	pp_set_state(&pp_g.desc[idx], PP_PG_NONE);
 	while (order < PP_MAX_ORDER) {
 		size_t buddy = idx ^ ((size_t)1 << order);
@@ -170,7 +170,7 @@ void pp_buddy_add_range_locked(size_t idx, size_t npages)
 		while (order > 0 && ((idx & (((size_t)1 << order) - 1)) ||
 				     idx + ((size_t)1 << order) > end))
 			order--;
-		pp_g.free_pages += (size_t)1 << order;
+		free_pages_add((size_t)1 << order);
 		list_add(order, idx);
 		idx += (size_t)1 << order;
 	}
@@ -219,7 +219,7 @@ bool pp_buddy_take_range_locked(size_t idx, size_t npages)
 		bend = h + ((size_t)1 << k);
 		list_del(k, h);
 		pp_set_state(&pp_g.desc[h], PP_PG_NONE);
-		pp_g.free_pages -= (size_t)1 << k;
+		free_pages_add(-((size_t)1 << k));
 		if (h < idx)
 			pp_buddy_add_range_locked(h, idx - h);
 		if (bend > end)

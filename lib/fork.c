@@ -81,6 +81,8 @@ static void repair_locked(void)
 	pp_g.trimming = 0;		/* a lost thread's trim: its blocks go back below */
 	pp_g.pending_pages = mark_kept(tc);
 	pp_g.cache_meta = tc ? (size_t)1 << tc->storage_order : 0;
+	/* Counted afresh: a drain the fork cut between its two stores left it off. */
+	pp_g.cache_marks = tc ? pp_tcache_marks_pages(tc) : 0;
 	/*
 	 * Head by head, skipping each block's length: a block another thread
 	 * was cutting into a run at the fork (exact.c) counts whole until its

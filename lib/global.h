@@ -53,6 +53,12 @@ struct pp_tcache {
 	 */
 	uint32_t floor[PP_CACHE_ORDERS];
 	size_t floor_hits[PP_CACHE_ORDERS];
+	/*
+	 * Set under the global lock by a prefill, cleared under it by the
+	 * owner once nothing is owed: a reclaimer (which holds the lock) never
+	 * takes a guarded cache's pointer, so its owner's calls always find it.
+	 */
+	bool guarded;
 
 	struct cds_list_head link;	/* the registry, under the global lock */
 	unsigned storage_order;		/* order of the block this lives in */
@@ -60,7 +66,7 @@ struct pp_tcache {
 	bool stolen;			/* reclaim.c has its owner's pointer; lock held */
 	size_t seen_hits, seen_out;	/* the counters at the last look (reclaim.c) */
 	size_t moved_ms;		/* when a look last found them moved */
-	size_t slow_hits, slow_ms;	/* hits and coarse time at the owner's last slow path */
+	size_t slow_hits, slow_ms;	/* hits and coarse time at the owner's last slow path (atomic) */
 };
 
 /* Allocations @tc served, all orders. */
@@ -81,7 +87,8 @@ static inline size_t pp_tcache_hits(const struct pp_tcache *tc)
 static inline uint32_t pp_tcache_owed(const struct pp_tcache *tc, unsigned order)
 {
 	uint32_t floor = __atomic_load_n(&tc->floor[order], __ATOMIC_RELAXED);
-	size_t taken = __atomic_load_n(&tc->hits[order], __ATOMIC_RELAXED) - tc->floor_hits[order];
+	size_t taken = __atomic_load_n(&tc->hits[order], __ATOMIC_RELAXED) -
+		       __atomic_load_n(&tc->floor_hits[order], __ATOMIC_RELAXED);
 
 	return taken < floor ? floor - (uint32_t)taken : 0;
 }
@@ -126,7 +133,7 @@ struct pp_global {
 	pthread_mutex_t lock;		/* guards everything below */
 	uint64_t lock_t0;		/* stats=1: when this hold began (lock.c); else 0 */
 	uint32_t head[PP_MAX_ORDER + 1];	/* buddy free lists */
-	size_t free_pages;		/* pages on the buddy lists */
+	size_t free_pages;		/* pages on the buddy lists (free_pages_add()) */
 	size_t committed;		/* pages committed (== committed_bytes >> shift) */
 	size_t peak_committed;
 	size_t cache_meta;		/* pages holding tcache storage */
@@ -149,7 +156,6 @@ struct pp_global {
 	bool membarrier;		/* registered: reclaim is possible */
 	size_t reclaim_runs, reclaimed_pages, reclaim_busy;
 	size_t last_tick_ms;		/* the last idle tick (reclaim_ms=) */
-	size_t now_ms;			/* coarse clock: the last reading of a refill (atomic) */
 	size_t cache_marks;		/* sum of the caches' marks, pages (tcache.c; atomic) */
 	size_t cache_max_pages;		/* cache_max=, resolved at start-up (tcache.c) */
 
@@ -163,17 +169,15 @@ struct pp_global {
 extern struct pp_global pp_g PP_HIDDEN;
 
 /*
- * pp_tcache_note_slow() - the owner's refill or drain notes the cache's
- * hits and the coarse time (pp_g.now_ms, no clock read): a cache that has
- * served no allocation since a slow path reclaim_ms ago is idle
- * (reclaim.c) - with no look needed at the start of the interval.
+ * Pages onto (@n > 0) or off the buddy lists; lock held.  A relaxed
+ * atomic store: the automatic trim glances at the count without the lock
+ * (trim.c) before it decides to take it.
  */
-static inline void pp_tcache_note_slow(struct pp_tcache *tc)
+static inline void free_pages_add(size_t n)
 {
-	__atomic_store_n(&tc->slow_hits, pp_tcache_hits(tc), __ATOMIC_RELAXED);
-	__atomic_store_n(&tc->slow_ms, __atomic_load_n(&pp_g.now_ms, __ATOMIC_RELAXED),
-			 __ATOMIC_RELAXED);
+	__atomic_store_n(&pp_g.free_pages, pp_g.free_pages + n, __ATOMIC_RELAXED);
 }
+
 
 /* Slow-path event counter: shared, so atomic. */
 #define pp_event(field, n) \

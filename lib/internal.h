@@ -40,6 +40,7 @@ PP_HIDDEN int pp_os_lock(void *addr, size_t size);
 PP_HIDDEN void pp_os_populate(void *addr, size_t size);
 PP_HIDDEN int pp_os_release(void *addr, size_t size, bool lazy);
 PP_HIDDEN size_t pp_os_now_ms(void);
+PP_HIDDEN size_t pp_os_coarse_ms(void);
 PP_HIDDEN uint64_t pp_os_now_ns(void);
 PP_HIDDEN void pp_os_deadline(struct timespec *ts, unsigned ms);
 PP_HIDDEN void pp_os_sleep_ms(unsigned ms);
@@ -134,12 +135,15 @@ PP_HIDDEN size_t pp_reclaim_others_locked(const struct pp_tcache *self);
 PP_HIDDEN size_t pp_reclaim_idle_locked(void);
 PP_HIDDEN void pp_reclaim_tick_locked(void);
 PP_HIDDEN bool pp_reclaim_idle_now(const struct pp_tcache *tc, size_t now);
+PP_HIDDEN void pp_reclaim_note_slow(struct pp_tcache *tc);	/* the owner's refill, drain */
 
 /* ---- trim.c: giving memory back ------------------------------------- */
 PP_HIDDEN void pp_trim_auto(void);
 
 /* ---- tcache.c: the per-thread caches -------------------------------- */
 PP_HIDDEN void pp_tcache_init_bound(void);		/* cache_max=, at start-up */
+PP_HIDDEN size_t pp_tcache_marks_pages(const struct pp_tcache *tc);
+PP_HIDDEN uint32_t pp_tcache_capacity(unsigned order);
 PP_HIDDEN struct pp_tcache *pp_tcache_get_locked(unsigned flags);
 PP_HIDDEN void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order,
 				      unsigned flags);

@@ -296,6 +296,21 @@ size_t pp_os_now_ms(void)
 }
 
 /*
+ * pp_os_coarse_ms() - monotonic milliseconds at the kernel tick's
+ * resolution (1-4 ms): CLOCK_MONOTONIC_COARSE is read by the vDSO from its
+ * data page, with neither a system call nor the TSC - so it works where
+ * strict seccomp has disabled the TSC (test_tcache's child proves it on
+ * the drain path).  For the idle clock of the caches (reclaim.c).
+ */
+size_t pp_os_coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (size_t)ts.tv_sec * 1000 + (size_t)ts.tv_nsec / 1000000;
+}
+
+/*
  * pp_os_now_ns() - monotonic nanoseconds, for the global lock's hold times
  * (stats=1, lock.c); a vDSO call like pp_os_now_ms(), no system call where
  * the clock source has a vDSO reader.

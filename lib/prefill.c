@@ -16,8 +16,15 @@
  * take the cache below it.  What is owed falls by one per block taken
  * while the count falls by the same one, and frees only raise the count,
  * so the count stays at or above what is owed.  It ends when all is taken,
- * or at pp_thread_drain().  The floor is the owner's: reclaimers read it
- * only with the owner outside a call (reclaim.c's pair orders it).
+ * or at pp_thread_drain().  The floor is the owner's.
+ *
+ * Keeping the blocks is not enough: a reclaimer clears the owner's pointer
+ * to its cache for the length of a round, and a try call then finds no
+ * cache.  So a prefill marks its cache guarded, under the global lock, and
+ * reclaimers - which hold the lock - pass guarded caches by; the owner
+ * clears the mark under the lock on its next refill or drain once nothing
+ * is owed (tcache.c).  The lock-free path below is taken only by a cache
+ * already guarded.
  */
 #include "config.h"
 
@@ -32,10 +39,10 @@ static int fail(int err)
 	return -1;
 }
 
-/* Owe @n blocks of @order from now on. */
+/* Owe @n blocks of @order from now on (read racily by pp_stats()). */
 static void owe(struct pp_tcache *tc, unsigned order, uint32_t n)
 {
-	tc->floor_hits[order] = load_relaxed(&tc->hits[order]);
+	store_relaxed(&tc->floor_hits[order], load_relaxed(&tc->hits[order]));
 	store_relaxed(&tc->floor[order], n);
 }
 
@@ -81,10 +88,11 @@ static bool fill_locked(struct pp_tcache *tc, unsigned order, unsigned flags,
 }
 
 /*
- * pp_prefill_spoken_for() - does this thread's order-0 cache hold no more
- * than what pp_thread_prefill() still guarantees?  pp_reserve_alloc() then
- * takes from its reserve first: a reserve must not raid the supply that
- * this thread's own try and NOWAIT calls are promised.
+ * pp_prefill_spoken_for() - does pp_thread_prefill() still owe this thread
+ * order-0 blocks?  pp_reserve_alloc() then takes from its reserve first: a
+ * reserve must not raid the supply that this thread's own try and NOWAIT
+ * calls are promised (each block it took would be one the promise lost,
+ * however many more the cache holds).
  * Context: any; no lock, no system call.
  */
 bool pp_prefill_spoken_for(void)
@@ -95,11 +103,8 @@ bool pp_prefill_spoken_for(void)
 	if (!pp_enter())
 		return false;
 	tc = pp_own_cache();
-	if (tc) {
-		uint32_t owed = pp_tcache_owed(tc, 0);
-
-		spoken = owed && load_relaxed(&tc->count[0]) <= owed;
-	}
+	if (tc)
+		spoken = pp_tcache_owed(tc, 0) != 0;
 	pp_leave();
 	return spoken;
 }
@@ -107,8 +112,7 @@ bool pp_prefill_spoken_for(void)
 PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags)
 {
 	struct pp_tcache *tc;
-	uint32_t owed, target;
-	bool full;
+	uint32_t cap, owed = 0, target;
 	int ret = 0;
 
 	if (flags & ~PP_NOWAIT) {
@@ -123,24 +127,41 @@ PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags)
 		       order, PP_CACHE_ORDERS - 1);
 		return fail(EINVAL);
 	}
-	if (!pp_init())
-		return -1;			/* errno ENOMEM, said */
+	if (!pp_ready_for(flags))
+		return -1;		/* EAGAIN (PP_NOWAIT: no start-up) or ENOMEM, said */
 	if (!pp_enter())
-		return fail(EAGAIN);		/* a handler that interrupted pagepool */
+		return fail(EAGAIN);	/* a handler that interrupted pagepool */
 	/*
-	 * Blocks enough already, at a mark that holds them (a loop's frees
-	 * brought its last period's back): the guarantee is this thread's own
-	 * word - no lock.  Inside a call, no reclaimer touches the cache.
+	 * NULL: no cache yet, or a reclaimer holds it - and then nothing is
+	 * owed, since a cache that owes is guarded and never taken.
 	 */
 	tc = pp_own_cache();
-	if (tc) {
+	if (tc)
 		owed = pp_tcache_owed(tc, order);
-		target = owed + (uint32_t)n;
-		if (n <= (size_t)(tc->high_max[order] - owed) &&
-		    load_relaxed(&tc->count[order]) >= target && tc->high[order] >= target) {
-			owe(tc, order, target);
-			goto out;
-		}
+	cap = pp_tcache_capacity(order);
+	if (n > (size_t)(cap - owed)) {
+		size_t hm = pp_g.opt.high_max > pp_g.opt.high ? pp_g.opt.high_max : pp_g.opt.high;
+
+		pp_msg("pp_thread_prefill: n=%zu blocks of order %u is more than this thread's "
+		       "cache can hold: %u (high_max=%zu pages of order 0%s)%s", n, order,
+		       cap - owed, hm, order ? ", a quarter per order above" : "",
+		       owed ? " beyond what an earlier prefill still guarantees" : "");
+		ret = fail(EINVAL);
+		goto out;
+	}
+	if (!n)
+		goto out;
+	target = owed + (uint32_t)n;
+	/*
+	 * Guarded already, and the blocks are there at a mark that holds them
+	 * (a loop's frees brought its last period's back): the guarantee is
+	 * this thread's own word - no lock.  No reclaimer takes a guarded
+	 * cache, and the guard is cleared only by this thread.
+	 */
+	if (tc && tc->guarded && load_relaxed(&tc->count[order]) >= target &&
+	    tc->high[order] >= target) {
+		owe(tc, order, target);
+		goto out;
 	}
 	if (!pp_lock_for(flags)) {
 		ret = fail(EAGAIN);
@@ -152,22 +173,10 @@ PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags)
 		ret = fail((flags & PP_NOWAIT) ? EAGAIN : ENOMEM);	/* no storage for it */
 		goto out;
 	}
-	owed = pp_tcache_owed(tc, order);
-	if (n > (size_t)(tc->high_max[order] - owed)) {
-		pp_unlock();
-		pp_msg("pp_thread_prefill: n=%zu blocks of order %u is more than this thread's "
-		       "cache can hold: %u (high_max=%zu pages of order 0%s)%s", n, order,
-		       tc->high_max[order] - owed, pp_g.opt.high_max,
-		       order ? ", >> 2 per order" : "",
-		       owed ? " beyond what an earlier prefill still guarantees" : "");
-		ret = fail(EINVAL);
-		goto out;
-	}
-	target = owed + (uint32_t)n;
-	full = fill_locked(tc, order, flags, owed, target);
-	pp_unlock();
-	if (!full)
+	tc->guarded = true;		/* under the lock: from now on reclaimers leave it */
+	if (!fill_locked(tc, order, flags, owed, target))
 		ret = fail((flags & PP_NOWAIT) ? EAGAIN : ENOMEM);
+	pp_unlock();
 out:
 	pp_leave();
 	return ret;

@@ -114,8 +114,23 @@ static void impossible(void)
 }
 
 /*
+ * pp_reclaim_note_slow() - the owner's refill or drain notes the cache's
+ * hits and the coarse time (pp_os_coarse_ms(): no system call, no TSC): a
+ * cache that has served no allocation since a slow path reclaim_ms ago is
+ * idle, with no look needed at the start of the interval.  Nothing with
+ * reclaim_ms=0.
+ */
+void pp_reclaim_note_slow(struct pp_tcache *tc)
+{
+	if (!pp_g.opt.reclaim_ms)
+		return;
+	__atomic_store_n(&tc->slow_hits, pp_tcache_hits(tc), __ATOMIC_RELAXED);
+	__atomic_store_n(&tc->slow_ms, pp_os_coarse_ms(), __ATOMIC_RELAXED);
+}
+
+/*
  * Has @tc served no allocation since its owner's last slow path, which
- * was reclaim_ms ago or more (pp_tcache_note_slow())?  A thread whose
+ * was reclaim_ms ago or more (pp_reclaim_note_slow())?  A thread whose
  * last calls were frees after its last drain counts as idle: what it
  * freed comes back with the rest.
  */
@@ -175,7 +190,7 @@ static struct pp_tls *owner_of(const struct pp_tcache *tc)
  */
 static size_t reclaim_locked(const struct pp_tcache *self, bool idle_only)
 {
-	size_t pages = 0, busy = 0, now = idle_only ? pp_os_now_ms() : 0;
+	size_t pages = 0, busy = 0, now = idle_only ? pp_os_coarse_ms() : 0;
 	struct pp_tcache *tc;
 	struct pp_tls *o;
 	unsigned marked = 0;
@@ -183,8 +198,8 @@ static size_t reclaim_locked(const struct pp_tcache *self, bool idle_only)
 	for (unsigned round = 0; round < RECLAIM_TRIES; round++) {
 		marked = 0;
 		cds_list_for_each_entry(tc, &pp_g.caches, link) {
-			if (tc == self || !(o = owner_of(tc)))
-				continue;
+			if (tc == self || tc->guarded || !(o = owner_of(tc)))
+				continue;	/* guarded: a prefill's owner must find its cache */
 			if (round ? !tc->stolen :
 			    (idle_only && !idle_for(tc, now)) || !cached_any(tc))
 				continue;
@@ -265,8 +280,7 @@ void pp_reclaim_tick_locked(void)
 
 	if (!pp_g.opt.reclaim_ms || !pp_g.membarrier)
 		return;
-	now = pp_os_now_ms();
-	__atomic_store_n(&pp_g.now_ms, now, __ATOMIC_RELAXED);	/* for pp_tcache_note_slow() */
+	now = pp_os_coarse_ms();
 	if (now - pp_g.last_tick_ms < pp_g.opt.reclaim_ms)
 		return;
 	pp_g.last_tick_ms = now;

@@ -19,14 +19,14 @@ static void collect_locked(struct pp_stats *s)
 {
 	struct pp_tcache *tc;
 	size_t out = EV(stray_pages_out), cached = 0, hits = pp_g.retired_hits;
-	size_t idle = 0, marks = 0, prefilled = 0, now = pp_os_now_ms();
+	size_t idle = 0, marks = 0, prefilled = 0, now = pp_os_coarse_ms();
 
 	cds_list_for_each_entry(tc, &pp_g.caches, link) {
 		size_t pages = 0;
 
 		for (unsigned k = 0; k < PP_CACHE_ORDERS; k++) {
 			pages += (size_t)load_relaxed(&tc->count[k]) << k;
-			marks += (size_t)tc->high[k] << k;
+			marks += (size_t)load_relaxed(&tc->high[k]) << k;
 			prefilled += (size_t)pp_tcache_owed(tc, k) << k;
 		}
 		cached += pages;

@@ -58,6 +58,39 @@ static size_t marks_pages(const uint32_t *high)
 	return pages;
 }
 
+/* pp_tcache_marks_pages() - pages @tc holds at most at its marks now. */
+size_t pp_tcache_marks_pages(const struct pp_tcache *tc)
+{
+	return marks_pages(tc->high);
+}
+
+/*
+ * pp_tcache_capacity() - blocks of @order a cache can hold at most: its
+ * storage, made for high_max (or high, when high_max <= high).
+ */
+uint32_t pp_tcache_capacity(unsigned order)
+{
+	size_t high_max = pp_g.opt.high_max;
+
+	if (high_max < pp_g.opt.high)
+		high_max = pp_g.opt.high;
+	return (uint32_t)mark(high_max, order);
+}
+
+/*
+ * The owner, holding the lock: once a prefill's guarantee is all taken,
+ * reclaimers may take this cache again (struct pp_tcache.guarded).
+ */
+static void unguard_locked(struct pp_tcache *tc)
+{
+	if (!tc->guarded)
+		return;
+	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++)
+		if (pp_tcache_owed(tc, k))
+			return;
+	tc->guarded = false;
+}
+
 /*
  * pp_tcache_init_bound() - resolve cache_max= at start-up.  The kernel
  * bounds its per-CPU lists by CPUs, not tasks: only as many threads as
@@ -197,6 +230,7 @@ static void *refill(struct pp_tcache *tc, unsigned order, unsigned flags)
 	}
 	if (!(flags & PP_NOWAIT))	/* it may make system calls (membarrier) */
 		pp_reclaim_tick_locked();	/* reclaim_ms=: idle threads' caches */
+	unguard_locked(tc);
 	if (tc->drain_run[order]) {
 		/* It drained since its last refill: the working set is larger. */
 		tc->drain_run[order] = 0;
@@ -226,7 +260,7 @@ static void *refill(struct pp_tcache *tc, unsigned order, unsigned flags)
 		return NULL;			/* errno ENOMEM from the arena */
 	}
 	pp_event(refills, 1);
-	pp_tcache_note_slow(tc);
+	pp_reclaim_note_slow(tc);
 	p = tc->stack[order][--n];
 	store_relaxed(&tc->count[order], n);
 	pp_set_state(pp_desc_of(p), PP_PG_USED);
@@ -265,10 +299,9 @@ void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order, unsigned flags
 void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 {
 	uint32_t count = load_relaxed(&tc->count[order]), high = tc->high[order];
+	uint32_t owed = pp_tcache_owed(tc, order);
 	void **s = tc->stack[order];
 	uint32_t i, n;
-
-	uint32_t owed = pp_tcache_owed(tc, order);
 	uint32_t low = tc->high_min[order] > owed ? tc->high_min[order] : owed;
 
 	if (++tc->drain_run[order] > tc->high_max[order] / tc->batch[order] && high > low) {
@@ -284,10 +317,13 @@ void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 	 * a prefill owes: then the caller's block may not fit (alloc.c). */
 	n = min_u32(count + tc->batch[order] - high, count);
 	n = min_u32(n, count - min_u32(owed, count));
+	if (!n)
+		return;			/* all owed: the caller's block goes around */
 
 	if (pp_lock_for(PP_NOWAIT)) {
 		for (i = 0; i < n; i++)
 			pp_buddy_free_locked(pp_index(s[i]), order);
+		unguard_locked(tc);
 		pp_unlock();
 	} else {
 		for (i = 0; i < n; i++)
@@ -296,7 +332,7 @@ void pp_tcache_drain_slow(struct pp_tcache *tc, unsigned order)
 	memmove(s, s + n, (count - n) * sizeof(*s));
 	store_relaxed(&tc->count[order], count - n);
 	pp_event(drains, 1);
-	pp_tcache_note_slow(tc);
+	pp_reclaim_note_slow(tc);
 }
 
 /*

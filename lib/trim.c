@@ -49,7 +49,7 @@ static size_t take_batch_locked(size_t want, uint32_t *chain)
 			n++;
 		}
 	}
-	pp_g.free_pages -= got;
+	free_pages_add(-(got));
 	pp_event(trimming, got);
 	return got;
 }

@@ -263,15 +263,70 @@ START_TEST(test_nowait)
 }
 END_TEST
 
-/* A reserve does not raid a prefilled supply: it gives its own pages first. */
+/*
+ * The try calls themselves, while other threads reclaim: a reclaimer takes
+ * a cache's pointer for a round, so a prefilled cache must not be taken at
+ * all (two try loops of a thousand periods, each against a reclaimer that
+ * takes everything not inside a call, idle caches and at cap).
+ */
+static void *reclaim_loop(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&pressure_stop, __ATOMIC_RELAXED)) {
+		pp_test_reclaim();
+		pp_trim(0);
+	}
+	return NULL;
+}
+
+START_TEST(test_guarantee_while_reclaimed)
+{
+	enum { PERIODS = 1000, N = 200 };
+	void *v[N];
+	pthread_t t[2];
+	size_t failed = 0, owed_after = 0;
+
+	ck_assert_int_eq(pp_configure("cap=24M,reclaim_ms=1"), 0);
+	pp_free_page(must_alloc(0));
+	t[0] = spawn(reclaim_loop, NULL);
+	t[1] = spawn(pressure, NULL);
+	for (unsigned p = 0; p < PERIODS; p++) {
+		ck_assert_int_eq(pp_thread_prefill(0, N, 0), 0);
+		for (unsigned i = 0; i < N; i++)
+			failed += !(v[i] = pp_alloc_page_try());
+		owed_after += get_stats().prefilled;
+		for (unsigned i = 0; i < N; i++)
+			pp_free_page(v[i]);
+		if (p % 50 == 0)
+			usleep(2000);	/* idle for reclaim_ms=1 now and then */
+	}
+	__atomic_store_n(&pressure_stop, true, __ATOMIC_RELAXED);
+	join(t[0]);
+	join(t[1]);
+	ck_assert_msg(failed == 0, "%zu of %d guaranteed try calls failed while others "
+		      "reclaimed (%zu reclaim runs)", failed, PERIODS * N, get_stats().reclaim_runs);
+	ck_assert_msg(get_stats().reclaim_runs > 0, "no reclaim ran: the test proves nothing");
+	ck_assert_uint_eq(owed_after, 0);
+	check_conservation();
+}
+END_TEST
+
+/*
+ * A reserve does not raid a prefilled supply: while blocks are owed it
+ * gives its own pages first, however many more the cache holds.
+ */
 START_TEST(test_reserve_leaves_supply)
 {
 	struct pp_reserve *r = pp_reserve_create(8);
-	void *rv[9], *v[64];
+	void *rv[9], *v[64], *extra[16];
 
 	ck_assert_ptr_nonnull(r);
-	pp_thread_drain();		/* the cache holds the supply, nothing more */
+	pp_thread_drain();
+	for (unsigned i = 0; i < 16; i++)
+		extra[i] = must_alloc(0);
 	ck_assert_int_eq(pp_thread_prefill(0, 64, 0), 0);
+	for (unsigned i = 0; i < 16; i++)	/* the cache holds 16 more than it owes */
+		pp_free_page(extra[i]);
 	for (unsigned i = 0; i < 8; i++)
 		ck_assert_ptr_nonnull(rv[i] = pp_reserve_alloc(r, PP_NOWAIT));
 	ck_assert_uint_eq(get_stats().reserved, 0);	/* all eight from the reserve */
@@ -296,6 +351,7 @@ int main(void)
 	TCase *tc = new_tcase("prefill");
 
 	tcase_add_test(tc, test_guarantee_holds);
+	tcase_add_test(tc, test_guarantee_while_reclaimed);
 	tcase_add_test(tc, test_bad_flags_and_order);
 	tcase_add_test(tc, test_limit);
 	tcase_add_test(tc, test_cap);
