@@ -36,12 +36,12 @@
 
 static const char *const op_name[OP_N] = {
 	"try", "nowait", "page0", "pages", "bulk", "free", "bulkfree", "drain", "trim",
-	"stats", "order", "verify", "give", "take", "stash", "rcreate", "rdestroy",
+	"stats", "order", "verify", "give", "take", "stash", "prefill", "rcreate", "rdestroy",
 	"rresize", "ralloc", "rfree", "fork", "exit",
 };
 /* Base weights; each seed scales them (rare ones stay rare). */
 static const unsigned base_weight[OP_N] = {
-	60, 60, 60, 60, 25, 220, 25, 3, 1, 2, 10, 10, 15, 15, 5, 2, 2, 4, 30, 25, 1, 1,
+	60, 60, 60, 60, 25, 220, 25, 3, 1, 2, 10, 10, 15, 15, 5, 10, 2, 2, 4, 30, 25, 1, 1,
 };
 
 static unsigned timer_us;
@@ -302,6 +302,11 @@ static void random_conf(uint64_t *rs)
 		ADD(",prefault=4M");
 	if (st_below(rs, 3) == 0)
 		ADD(",grow=8M");
+	/* Idle reclaim every few ms (0: off), and tight or loose cache bounds. */
+	if (st_below(rs, 2))
+		ADD(",reclaim_ms=%u", (unsigned)st_below(rs, 20));
+	if (st_below(rs, 3) == 0)
+		ADD(",cache_max=%uK", 64 << (unsigned)st_below(rs, 8));
 #undef ADD
 }
 

@@ -208,6 +208,44 @@ static void op_free(struct worker *w)
 	}
 }
 
+/*
+ * pp_thread_prefill() of 1 or 2 blocks (every cache holds at least 2 of
+ * each order), then exactly that many PP_TRY allocations of the order,
+ * each of which must succeed whatever the other threads do meanwhile
+ * (reclaim, trim, cap).  The signal is blocked in between: the handler's
+ * allocations would take from the guarantee.
+ */
+static void op_prefill(struct worker *w)
+{
+	uint64_t *rs = &w->rng;
+	unsigned order = (unsigned)st_below(rs, PP_CACHE_ORDERS);
+	unsigned flags = st_below(rs, 2) ? 0 : PP_NOWAIT;
+	size_t n = 1 + st_below(rs, 2);
+	int err;
+
+	if (w->nheld + n > MAXB || w->held_pages + (n << order) > max_pages) {
+		op_free(w);
+		return;
+	}
+	sig_block(true);
+	errno = 0;
+	if (pp_thread_prefill(order, n, flags)) {
+		err = errno;
+		sig_block(false);
+		null_ok(&w->c, "pp_thread_prefill", flags, err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		void *p = pp_alloc_pages(order, PP_TRY);
+
+		if (!p)
+			st_fail("pp_thread_prefill(%u, %zu, %#x) returned 0, but try %zu of %zu "
+				"found nothing (errno %d)", order, n, flags, i + 1, n, errno);
+		keep(w, p, order, PP_TRY, "prefilled try");
+	}
+	sig_block(false);
+}
+
 static void op_alloc(struct worker *w, enum op op)
 {
 	uint64_t *rs = &w->rng;
@@ -573,6 +611,9 @@ void *worker_main(void *arg)
 			break;
 		case OP_STASH:
 			take_stash(w);
+			break;
+		case OP_PREFILL:
+			op_prefill(w);
 			break;
 		case OP_RES_CREATE: case OP_RES_DESTROY: case OP_RES_RESIZE:
 		case OP_RES_ALLOC: case OP_RES_FREE:
