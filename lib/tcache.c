@@ -98,6 +98,14 @@ static void unguard_locked(struct pp_tcache *tc)
  * cache (high_max: 7.5 MiB of marks with the defaults) and the rest keep
  * their configured mark (high).  A new cache always starts at high: a
  * thread is never left without one.
+ *
+ * Measured (pagepool-bench --quick --workload threads, 2 CPUs, 3 runs
+ * each, 256 threads bursting 1,024 pages): with this default (15 MiB here)
+ * 264-284 MiB resident when the threads stop and 1.83-3.00x jemalloc's
+ * pages/s; with cache_max=64M 295-333 MiB and 1.15-3.54x; unbounded
+ * (cache_max=1G) 654-663 MiB and 0.78-1.13x - every cache grown to 4 MiB
+ * is memory first touched, so the bound is faster as well as smaller.  The
+ * latency workload's one thread still grows its whole cache.
  */
 void pp_tcache_init_bound(void)
 {
