@@ -2,7 +2,8 @@
 /*
  * test_docs.c - what users read names what the library has: every key of
  * the options table (lib/options.h) is documented in pagepool.h's
- * pp_configure() comment, in a table row of the README, and in an entry of
+ * pp_configure() comment, in a table row of doc/configuration.md (the
+ * configuration reference the README links), and in an entry of
  * the generated pp_configure(3) man page; and the library's defaults are
  * the table's.
  *
@@ -90,9 +91,9 @@ START_TEST(test_keys_in_header)
 }
 END_TEST
 
-START_TEST(test_keys_in_readme)
+START_TEST(test_keys_in_reference)
 {
-	char *r = slurp("README.md");
+	char *r = slurp("doc/configuration.md");
 
 	for (size_t i = 0; i < NKEYS; i++) {
 		char cell[128];
@@ -109,7 +110,7 @@ START_TEST(test_keys_in_readme)
 			at = strstr(row, cell);
 			found = at && at < strchr(row + 1, '|');
 		}
-		ck_assert_msg(found, "README.md: no table row for key %s", keys[i]);
+		ck_assert_msg(found, "doc/configuration.md: no table row for key %s", keys[i]);
 	}
 	free(r);
 }
@@ -157,7 +158,7 @@ int main(void)
 	TCase *tc = new_tcase("keys");
 
 	tcase_add_test(tc, test_keys_in_header);
-	tcase_add_test(tc, test_keys_in_readme);
+	tcase_add_test(tc, test_keys_in_reference);
 	tcase_add_test(tc, test_keys_in_man_page);
 	tcase_add_test(tc, test_defaults_are_the_table);
 	suite_add_tcase(s, tc);
