@@ -4,8 +4,10 @@
 # manpages.sh - every exported function has a man page or a link to one,
 # installed by make install: for each pp_ function the libraries export
 # (nm -D) or the public headers declare (PP_API), man/man3/NAME.3 exists
-# and is listed in Makefile.am, a link (.so) leads to a page, and that
-# page's NAME and SYNOPSIS name the function.  Each page has the sections
+# and is listed in Makefile.am, a link (.so) leads to a page, that page's
+# NAME and SYNOPSIS name the function, and its ATTRIBUTES table agrees with
+# the Context: line of the function's comment in the header (AS-Safe or
+# AS-Unsafe).  Each page has the sections
 # of the Linux man-pages form, and is lint-clean: mandoc -Tlint and groff
 # -wall print nothing.  (Every key of the options table has its entry in
 # the generated pp_configure(3): tests/test_docs.c checks that.)
@@ -76,6 +78,72 @@ for n in $names; do
 	section "$target" SYNOPSIS | grep -q "[^a-z0-9_]$n(" ||
 		bad "$target: SYNOPSIS does not declare $n()"
 done
+
+# ---- ATTRIBUTES against the headers' Context: lines ------------------------
+# A function whose kernel-doc Context: says async-signal-safe (and never
+# "not async-signal-safe") is AS-Safe in its page's ATTRIBUTES table; one
+# that says only "not async-signal-safe" is AS-Unsafe and nowhere AS-Safe;
+# every function is in a Thread safety row.  (A Context: that depends on
+# the flags, or defers to another function's, is checked by hand.)
+contexts=$(awk '
+/^\/\*\*/ { doc = ""; inctx = 0 }
+/^ \* Context:/ { inctx = 1 }
+/^ \* Return:/ || /^ \*\// { inctx = 0 }
+inctx { doc = doc " " $0 }
+/^PP_API/ {
+	line = $0; sub(/\(.*/, "", line); k = split(line, w, /[^a-z0-9_]+/)
+	d = tolower(doc); gsub(/[ \t*]+/, " ", d)
+	all = gsub(/async-signal-safe/, "&", d)
+	neg = gsub(/not async-signal-safe/, "&", d)
+	print w[k], (all == 0 ? "none" : neg == 0 ? "safe" : neg == all ? "unsafe" : "mixed")
+	doc = ""
+}' "$src"/include/pagepool.h "$src"/include/pagepool/*.h)
+
+# attributes PAGE: "NAME VALUE" for each function a row of its ATTRIBUTES names.
+attributes() {
+	awk '
+/^\.SH / { on = ($0 ~ /^\.SH "?ATTRIBUTES"?$/); next }
+!on { next }
+/^\.TS/ { intbl = 1; row = ""; next }
+/^\.TE/ { intbl = 0; next }
+!intbl { next }
+{ row = row " " $0 }
+/\t(Thread safety|Async-signal safety)\t/ {
+	v = $0; sub(/.*\t/, "", v); t = row
+	while (match(t, /\\fB[a-z0-9_]+\\fR\(/)) {
+		print substr(t, RSTART + 3, RLENGTH - 7), v
+		t = substr(t, RSTART + RLENGTH)
+	}
+	row = ""
+}' "$1"
+}
+
+echo "$contexts" | while read -r n cls; do
+	[ -n "$n" ] || continue
+	f=$(page_of "$n" 3) || continue	# said above
+	so=$(sed -n 's/^\.so[ 	]\{1,\}//p' "$f" | head -n 1)
+	if [ -n "$so" ]; then
+		t=$(basename "$so")
+		f=$(page_of "${t%.*}" "${t##*.}") || continue
+	fi
+	attrs=$(attributes "$f")
+	echo "$attrs" | grep -q "^$n MT-Safe$" ||
+		echo "FAIL: $f: ATTRIBUTES has no Thread safety row for $n()"
+	case $cls in
+	safe)
+		echo "$attrs" | grep -q "^$n AS-Safe$" ||
+			echo "FAIL: $f: $n() is async-signal-safe (its Context: in the header), not AS-Safe in ATTRIBUTES" ;;
+	unsafe)
+		{ echo "$attrs" | grep -q "^$n AS-Unsafe$" && ! echo "$attrs" | grep -q "^$n AS-Safe$"; } ||
+			echo "FAIL: $f: $n() is not async-signal-safe (its Context: in the header), but ATTRIBUTES does not say AS-Unsafe alone" ;;
+	esac
+done >"${TMPDIR:-/tmp}/manpages.$$"
+if [ -s "${TMPDIR:-/tmp}/manpages.$$" ]; then
+	cat "${TMPDIR:-/tmp}/manpages.$$"
+	fail=1
+fi
+rm -f "${TMPDIR:-/tmp}/manpages.$$"
+echo "manpages: ATTRIBUTES checked against the headers' Context: lines"
 
 # ---- every page: the man-pages sections, and lint -------------------------
 pages=
