@@ -292,7 +292,8 @@ PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags);
  * preload_fit (percent of its whole pages such a request must fill, default
  * 87; 0 = any; page-aligned requests go to the pool regardless).  Byte
  * sizes take a K, M, G or T suffix (either case, powers of 1024); booleans
- * are 0/1, yes/no, true/false or on/off.  Settings given here override PAGEPOOL_CONF,
+ * are 0/1, yes/no, true/false or on/off; blanks around a key or a value
+ * are skipped ("stats=1, verbose=1").  Settings given here override PAGEPOOL_CONF,
  * which overrides the defaults.  The string is applied only if all of it is
  * valid.
  *

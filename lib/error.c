@@ -2,7 +2,10 @@
 /*
  * error.c - diagnostics: messages on stderr, and the report of a bad free.
  *
- * Owns: the wording of every message the library prints.  A bad pointer
+ * Owns: how every message is printed (pp_msg(): the "pagepool: " prefix,
+ * one write(2), no lock), the names of errnos, and the wording of the
+ * reports of bad flags and of a bad free.  Other messages are worded where
+ * they are raised (options.c, reserve.c, ...: grep pp_msg).  A bad pointer
  * handed to a free call is diagnosed from its descriptor (why it is bad),
  * reported with the call's name and the address, and the process aborted:
  * continuing would corrupt the pool.  Formatting uses vsnprintf on the

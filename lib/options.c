@@ -2,7 +2,8 @@
 /*
  * options.c - settings: defaults, PAGEPOOL_CONF, pp_configure().
  *
- * Owns: the key=value syntax, validation and the precedence defaults <
+ * Owns: the key=value syntax (blanks around keys and values are skipped:
+ * "stats=1, verbose=1"), validation and the precedence defaults <
  * PAGEPOOL_CONF < pp_configure().  The keys are options.h's table: the
  * defaults, the parser's key list, the range checks and the verbose=1 line
  * here are expanded from it.  A string is applied whole or not at all;
@@ -169,49 +170,66 @@ static void unknown_key(const char *who, const char *name, size_t len)
 	pp_msg("%s: unknown key '%.*s' (known: %s)", who, (int)len, name, known);
 }
 
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Drop the blanks (spaces, tabs) at both ends of [*@s, *@s + *@len). */
+static void trim_blanks(const char **s, size_t *len)
+{
+	while (*len && blank(**s))
+		(*s)++, (*len)--;
+	while (*len && blank((*s)[*len - 1]))
+		(*len)--;
+}
+
 static int options_parse(struct pp_options *o, const char *conf, const char *who)
 {
 	struct pp_options t = *o;
 	const char *s = conf;
 
 	while (*s) {
-		const char *end = strchr(s, ','), *eq;
+		const char *end = strchr(s, ','), *eq, *item = s, *val;
 		size_t len = end ? (size_t)(end - s) : strlen(s), klen, vlen;
 		const struct key *k = NULL;
 
-		if (len == 0) {			/* tolerate "a=1,,b=2" and a trailing comma */
-			s += end ? 1 : 0;
+		s += len + (end ? 1 : 0);
+		/* "stats=1, verbose=1": blanks around keys and values are skipped */
+		trim_blanks(&item, &len);
+		if (len == 0)			/* tolerate "a=1,,b=2" and a trailing comma */
 			continue;
-		}
-		eq = memchr(s, '=', len);
+		eq = memchr(item, '=', len);
 		if (!eq) {
-			pp_msg("%s: '%.*s' is not key=value", who, (int)len, s);
+			pp_msg("%s: '%.*s' is not key=value", who, (int)len, item);
 			return -1;
 		}
-		klen = (size_t)(eq - s);
+		klen = (size_t)(eq - item);
+		val = eq + 1;
 		vlen = len - klen - 1;
-		k = find_key(s, klen);
+		trim_blanks(&item, &klen);
+		trim_blanks(&val, &vlen);
+		k = find_key(item, klen);
 		if (!k) {
-			unknown_key(who, s, klen);
+			unknown_key(who, item, klen);
 			return -1;
 		}
 		if (k->kind == K_BOOL) {
-			if (parse_bool(eq + 1, vlen, (bool *)((char *)&t + k->off))) {
+			if (parse_bool(val, vlen, (bool *)((char *)&t + k->off))) {
 				pp_msg("%s: bad value '%.*s' for key '%s' (want 0/1, yes/no, true/false or on/off)",
-				       who, (int)vlen, eq + 1, k->name);
+				       who, (int)vlen, val, k->name);
 				return -1;
 			}
-		} else if (parse_number(eq + 1, vlen, k->kind == K_BYTES,
+		} else if (parse_number(val, vlen, k->kind == K_BYTES,
 					(size_t *)((char *)&t + k->off))) {
 			pp_msg("%s: bad value '%.*s' for key '%s' (want %s)", who,
-			       (int)vlen, eq + 1, k->name,
+			       (int)vlen, val, k->name,
 			       k->kind == K_BYTES ? "bytes, optionally with a K, M, G or T suffix"
 						  : "a whole number");
 			return -1;
 		}
 		if (k->off == offsetof(struct pp_options, arena))
 			t.arena_set = true;
-		s += len + (end ? 1 : 0);
 	}
 	if (finish(&t, who))
 		return -1;

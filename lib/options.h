@@ -6,7 +6,9 @@
  * Owns: PP_OPTIONS(X), one row per key - X(name, kind, default, min, max,
  * doc) - from which options.c derives struct pp_options, the defaults, the
  * parser, the range checks, pp_option() and the verbose=1 line, and
- * tests/test_options.c checks the key lists of pagepool.h and the README.
+ * man/options2man.awk the keys of the pp_configure(3) man page;
+ * tests/test_docs.c checks the key lists of pagepool.h, of
+ * doc/configuration.md and of that page.
  *   name     the key, and its field in struct pp_options;
  *   kind     COUNT (a whole number), BYTES (a K, M, G or T suffix allowed)
  *            or BOOL (0/1, yes/no, true/false, on/off);
@@ -30,7 +32,8 @@
 #include "../preload/preload-options.h"
 
 /*
- * Cache marks, from bench/tune-cache.sh (README "Tuning the caches"):
+ * Cache marks, from bench/tune-cache.sh (doc/benchmarks.md, "Tuning the
+ * caches"):
  * moving 128 pages per lock hold halves the cost of a page freed on
  * another thread against 64, at the same memory; high = 512 is faster
  * again but (with the mark fixed, high_max = high) doubles what an idle

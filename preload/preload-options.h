@@ -6,7 +6,7 @@
  *
  * preload_fit's default, 87: a request that would leave more than about an
  * eighth of its whole pages unused goes to the C library, whose chunks
- * waste a few bytes.  Measured on the README's sqlite3 example (peak RSS,
+ * waste a few bytes.  Measured on doc/preload.md's sqlite3 example (peak RSS,
  * median of 3, against glibc's 22.3 MB): its page buffers are 4,104 and
  * 4,368 bytes - a page plus sqlite's headers, two pages each in the pool -
  * so with every request of a page or more in the pool the shim peaked at

@@ -27,7 +27,7 @@ for d in "${srcdir:-}" "$here/.."; do
 done
 
 api="pp_alloc_page_try pp_alloc_page pp_alloc_pages pp_alloc_pages_bulk
-pp_free_page pp_free_pages pp_free_pages_bulk pp_thread_drain pp_configure
+pp_free_page pp_free_pages pp_free_pages_bulk pp_thread_drain pp_thread_prefill pp_configure
 pp_stats pp_page_size pp_option pp_owns pp_block_order pp_trim
 pp_reserve_create pp_reserve_alloc pp_reserve_free pp_reserve_resize pp_reserve_destroy"
 rcu_api="pp_rcu_init pp_rcu_free pp_rcu_free_head pp_rcu_barrier pp_rcu_stats"

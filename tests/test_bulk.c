@@ -670,7 +670,7 @@ END_TEST
 
 /*
  * Runs of the LD_PRELOAD shim's malloc (exact.c) of any length are freed
- * whole by pp_free_pages_bulk(), as the README says, whatever the order of
+ * whole by pp_free_pages_bulk(), as doc/preload.md says, whatever the order of
  * their first block: 5 pages start with an order-2 block, 3 with order 1.
  */
 START_TEST(test_free_bulk_runs_whole)

@@ -2,11 +2,14 @@
 /*
  * test_docs.c - what users read names what the library has: every key of
  * the options table (lib/options.h) is documented in pagepool.h's
- * pp_configure() comment and in a table row of the README, and the
- * library's defaults are the table's.
+ * pp_configure() comment, in a table row of doc/configuration.md (the
+ * configuration reference the README links), and in an entry of
+ * the generated pp_configure(3) man page; and the library's defaults are
+ * the table's.
  *
- * The sources are read from PP_TOP_SRCDIR (set by the Makefile), so the
- * test also holds in a distcheck build directory.
+ * The sources are read from PP_TOP_SRCDIR, the generated page from
+ * PP_TOP_BUILDDIR (both set by the Makefile), so the test also holds in a
+ * distcheck build directory.
  */
 #include <ctype.h>
 
@@ -29,15 +32,15 @@ static void table_defaults(size_t *out)
 #undef DEF
 }
 
-/* The whole of @rel under the source tree, NUL-terminated (caller frees). */
-static char *slurp(const char *rel)
+/* The whole of @rel under the tree @top, NUL-terminated (caller frees). */
+static char *slurp_in(const char *top, const char *rel)
 {
 	char path[4096];
 	FILE *f;
 	char *buf;
 	long len;
 
-	snprintf(path, sizeof(path), "%s/%s", PP_TOP_SRCDIR, rel);
+	snprintf(path, sizeof(path), "%s/%s", top, rel);
 	f = fopen(path, "r");
 	ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
 	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
@@ -50,6 +53,11 @@ static char *slurp(const char *rel)
 	buf[len] = '\0';
 	fclose(f);
 	return buf;
+}
+
+static char *slurp(const char *rel)
+{
+	return slurp_in(PP_TOP_SRCDIR, rel);
 }
 
 /* Does @word occur in [@from, @to) as a whole word (letters, digits, _)? */
@@ -83,9 +91,9 @@ START_TEST(test_keys_in_header)
 }
 END_TEST
 
-START_TEST(test_keys_in_readme)
+START_TEST(test_keys_in_reference)
 {
-	char *r = slurp("README.md");
+	char *r = slurp("doc/configuration.md");
 
 	for (size_t i = 0; i < NKEYS; i++) {
 		char cell[128];
@@ -102,9 +110,28 @@ START_TEST(test_keys_in_readme)
 			at = strstr(row, cell);
 			found = at && at < strchr(row + 1, '|');
 		}
-		ck_assert_msg(found, "README.md: no table row for key %s", keys[i]);
+		ck_assert_msg(found, "doc/configuration.md: no table row for key %s", keys[i]);
 	}
 	free(r);
+}
+END_TEST
+
+/*
+ * pp_configure(3), generated from the table by man/options2man.awk at
+ * build time: an entry ".TP" / ".BI key= kind" per key.
+ */
+START_TEST(test_keys_in_man_page)
+{
+	char *m = slurp_in(PP_TOP_BUILDDIR, "man/man3/pp_configure.3");
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		char entry[128];
+
+		snprintf(entry, sizeof(entry), "\n.TP\n.BI %s= ", keys[i]);
+		ck_assert_msg(strstr(m, entry) != NULL,
+			      "man/man3/pp_configure.3: no entry for key %s", keys[i]);
+	}
+	free(m);
 }
 END_TEST
 
@@ -131,7 +158,8 @@ int main(void)
 	TCase *tc = new_tcase("keys");
 
 	tcase_add_test(tc, test_keys_in_header);
-	tcase_add_test(tc, test_keys_in_readme);
+	tcase_add_test(tc, test_keys_in_reference);
+	tcase_add_test(tc, test_keys_in_man_page);
 	tcase_add_test(tc, test_defaults_are_the_table);
 	suite_add_tcase(s, tc);
 	return run_suite(s);

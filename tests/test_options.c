@@ -218,6 +218,32 @@ START_TEST(test_flags_zero_one)
 }
 END_TEST
 
+/*
+ * Blanks around keys and values are skipped, as a user writes a list
+ * ("stats=1, verbose=1"), in pp_configure() and PAGEPOOL_CONF alike; a
+ * blank inside a key or a value is still an error.
+ */
+START_TEST(test_blanks_around_items)
+{
+	size_t v;
+
+	ck_assert_int_eq(setenv("PAGEPOOL_CONF", "madv_free=1, verbose=0 ,\tcap = 8M\t", 1), 0);
+	ck_assert_msg(pp_configure(" high = 64 , batch=32,  , high_max=\t128") == 0,
+		      "blanks around keys and values rejected: %s", strerror(errno));
+	ck_assert_int_eq(pp_option("madv_free", &v), 0);
+	ck_assert_uint_eq(v, 1);
+	ck_assert_int_eq(pp_option("cap", &v), 0);
+	ck_assert_uint_eq(v, 8 * MIB);
+	ck_assert_int_eq(pp_option("high", &v), 0);
+	ck_assert_uint_eq(v, 64);
+	ck_assert_int_eq(pp_option("batch", &v), 0);
+	ck_assert_uint_eq(v, 32);
+	ck_assert_int_eq(pp_option("high_max", &v), 0);
+	ck_assert_uint_eq(v, 128);
+	ck_assert_int_eq(setenv("PAGEPOOL_CONF", "", 1), 0);
+}
+END_TEST
+
 /* ---- bad strings ------------------------------------------------------- */
 
 static const struct bad_case {
@@ -256,6 +282,10 @@ static const struct bad_case {
 	{ "preload_min=4Q", "preload_min", "4Q" },
 	{ "cap=1", "cap", NULL },		/* below one page: no growth could fit */
 	{ "cap=4095", "cap", NULL },
+	{ "hi gh=64", "hi gh", NULL },			/* a blank inside a key */
+	{ "high=6 4", "high", "6 4" },			/* ... inside a value */
+	{ "cap=64 M", "cap", "64 M" },
+	{ " = 1", "key", "=" },				/* no key at all */
 };
 enum { NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };
 
@@ -863,6 +893,7 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, test_batch_8);
 	tcase_add_test(tc, test_batch_24);
 	tcase_add_test(tc, test_flags_zero_one);
+	tcase_add_test(tc, test_blanks_around_items);
 	suite_add_tcase(s, tc);
 
 	tcase_add_loop_test(tb, test_bad_string, 0, NBAD);

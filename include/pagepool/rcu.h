@@ -32,8 +32,9 @@
  * with the flavour, as liburcu's call_rcu() requires.  With urcu-qsbr,
  * read_ongoing() is true whenever the thread is online, so a call that has to
  * wait must come from an offline thread (see pp_rcu_free()).
- * Link with -lpagepool-rcu (pkg-config pagepool-rcu) and with the flavour's
- * own library (-lurcu-memb, -lurcu-qsbr, ...).
+ * Build with `pkg-config --cflags --libs pagepool-rcu`: -lpagepool-rcu,
+ * -lpagepool and liburcu's default flavour, urcu-memb (-lurcu); readers of
+ * another flavour need that flavour's library too (-lurcu-qsbr, ...).
  */
 #ifndef PAGEPOOL_RCU_H
 #define PAGEPOOL_RCU_H

@@ -181,7 +181,7 @@ static void block_cb(struct rcu_head *head)
  * rcu_inflight bytes of pool pages waiting for liburcu's callbacks.
  * liburcu's callback thread runs a batch every ~10 ms, so a thread freeing
  * pages at full speed keeps rate x 10 ms of them in flight, each one
- * faulted in (README, "Deferred free"); past the limit the block goes to the
+ * faulted in (doc/rcu.md); past the limit the block goes to the
  * monitor instead, which waits for grace periods back to back (monitor.c),
  * so what is in flight stays bounded.  Never blocks; the caller owns @t
  * and is an RCU-registered thread.  Return: the monitor has fallen

@@ -10,7 +10,8 @@
  * of keys (lib/options.h's PP_OPTIONS: names, kinds, defaults, ranges -
  * a new key is fuzzed with no change here) and the documented rules
  * between keys:
- *   "key=value,key=value", empty items ignored, a later item wins; COUNT is
+ *   "key=value,key=value", blanks (spaces, tabs) around a key or a value
+ *   skipped, empty or blank items ignored, a later item wins; COUNT is
  *   decimal digits, BYTES digits and at most one K/M/G/T suffix (either
  *   case, powers of 1024), BOOL one of 0/1, yes/no, true/false, on/off;
  *   each value within the table's [min, max]; batch <= high, grow <= arena,
@@ -186,21 +187,31 @@ static struct verdict model_apply(struct model *m, const char *str, bool cap_rul
 	for (;;) {
 		const char *comma = strchr(item, ',');
 		size_t len = comma ? (size_t)(comma - item) : strlen(item);
+		const char *from = item, *to = item + len;
 
-		if (len) {
-			const char *eq = memchr(item, '=', len);
-			const char *val;
+		while (from < to && (*from == ' ' || *from == '\t'))
+			from++;
+		while (to > from && (to[-1] == ' ' || to[-1] == '\t'))
+			to--;
+		if (from < to) {
+			const char *eq = memchr(from, '=', (size_t)(to - from));
+			const char *val, *kend;
 			size_t vlen, x;
 			bool good;
 			int k;
 
 			if (!eq)
 				return r;		/* not key=value */
-			k = model_key(item, (size_t)(eq - item));
+			kend = eq;
+			while (kend > from && (kend[-1] == ' ' || kend[-1] == '\t'))
+				kend--;
+			k = model_key(from, (size_t)(kend - from));
 			if (k < 0)
 				return r;		/* unknown key */
 			val = eq + 1;
-			vlen = len - (size_t)(val - item);
+			while (val < to && (*val == ' ' || *val == '\t'))
+				val++;
+			vlen = (size_t)(to - val);
 			good = key_kind[k] == M_BOOL ? model_bool(val, vlen, &x)
 						    : model_number(val, vlen, key_kind[k] == M_BYTES, &x);
 			if (!good) {

@@ -266,7 +266,7 @@ END_TEST
 
 /* ---- rcu_inflight: the helper thread, and callers that help it ---------- */
 
-/* Pointers per block: a 48-byte header, then pointers (README, "block"). */
+/* Pointers per block: a 48-byte header, then pointers (doc/rcu.md, "block"). */
 static size_t block_cap(void)
 {
 	return (pp_page_size() - 48) / sizeof(void *);
