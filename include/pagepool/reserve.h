@@ -7,10 +7,10 @@
  * pp_reserve_resize()).  pp_reserve_alloc() first tries the pool without
  * blocking (this thread's cache, then a trylock of the global lists) and
  * takes one of the reserve's pages only when that fails; taking one takes no
- * lock, makes no system call and never blocks.  When this thread's cache
- * holds no more than pp_thread_prefill() still guarantees, the reserve comes
- * first: a reserve does not take the supply promised to this thread's own
- * try and NOWAIT calls (the pool's cache is its last resort then).  pp_reserve_free() tops the
+ * lock, makes no system call and never blocks.  While pp_thread_prefill()
+ * still owes this thread order-0 blocks, the reserve comes first: a reserve
+ * does not take the supply promised to this thread's own try and NOWAIT
+ * calls (the pool's cache is its last resort then).  pp_reserve_free() tops the
  * reserve up to its min_pages first and gives the rest back to the pool, so a
  * user that frees what it allocated always finds its reserve full again.
  *
