@@ -123,17 +123,17 @@ alloc_pages(const char *fn, unsigned order, unsigned flags)
 	return unlikely(flags & PP_ZERO) ? zero_block(p, order) : p;
 }
 
-PP_API void *pp_alloc_pages(unsigned order, unsigned flags)
+void *PP_FAST(pp_alloc_pages)(unsigned order, unsigned flags)
 {
 	return alloc_pages("pp_alloc_pages", order, flags);
 }
 
-PP_API void *pp_alloc_page(unsigned flags)
+void *PP_FAST(pp_alloc_page)(unsigned flags)
 {
 	return alloc_pages("pp_alloc_page", 0, flags);
 }
 
-PP_API void *pp_alloc_page_try(void)
+void *PP_FAST(pp_alloc_page_try)(void)
 {
 	struct pp_tcache *tc;
 	void *p;
@@ -304,12 +304,12 @@ void pp_free_block(const char *fn, void *p, unsigned order)
 	free_block(fn, p, order);
 }
 
-PP_API void pp_free_page(void *page)
+void PP_FAST(pp_free_page)(void *page)
 {
 	free_block("pp_free_page", page, 0);
 }
 
-PP_API void pp_free_pages(void *addr, unsigned order)
+void PP_FAST(pp_free_pages)(void *addr, unsigned order)
 {
 	free_block("pp_free_pages", addr, order);
 }

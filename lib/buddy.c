@@ -155,6 +155,7 @@ bool pp_buddy_grow_locked(unsigned order)
 
 	if (!pp_arena_grow_locked(order, &idx, &npages))
 		return false;
+	pp_track_hide(pp_addr(idx), npages << pp_g.page_shift);	/* free: no access */
 	pp_buddy_add_range_locked(idx, npages);
 	return true;
 }

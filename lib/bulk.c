@@ -87,7 +87,7 @@ static size_t pop_all(struct pp_tcache *tc, uint32_t n0, size_t nr, void **pages
 	return nr;
 }
 
-PP_API size_t pp_alloc_pages_bulk(unsigned flags, size_t nr, void **pages)
+size_t PP_FAST(pp_alloc_pages_bulk)(unsigned flags, size_t nr, void **pages)
 {
 	struct pp_tcache *tc = NULL;
 	size_t i, need = 0, got = 0, in_scratch = 0, filled = 0;
@@ -357,7 +357,7 @@ static size_t push_many(struct pp_tcache *tc, size_t nr, void *const *pages)
 	return i;
 }
 
-PP_API void pp_free_pages_bulk(size_t nr, void *const *pages)
+void PP_FAST(pp_free_pages_bulk)(size_t nr, void *const *pages)
 {
 	struct pp_tcache *tc = NULL;
 	size_t i, rest;

@@ -82,7 +82,7 @@ static void mark_range(size_t lo, size_t hi)
 static void free_range(size_t lo, size_t hi)
 {
 	for_each_piece(i, lo, hi)
-		pp_free_pages(pp_addr(i), piece_order(i, hi));
+		PP_FAST(pp_free_pages)(pp_addr(i), piece_order(i, hi));	/* untracked pieces */
 }
 
 /* Does a run of @npages go back around the caches (see the top comment)? */
@@ -182,7 +182,7 @@ void *pp_exact_alloc(size_t npages, unsigned align_order, unsigned flags)
 	if (order >= PP_CACHE_ORDERS) {		/* a block the caches do not hold */
 		p = alloc_large(npages, order, flags & ~PP_ZERO);
 	} else {
-		p = pp_alloc_pages(order, flags & ~PP_ZERO);
+		p = PP_FAST(pp_alloc_pages)(order, flags & ~PP_ZERO);	/* tracked below */
 		idx = p ? pp_index(p) : 0;
 		end = idx + ((size_t)1 << order);
 		if (p && idx + npages < end) {
@@ -194,6 +194,7 @@ void *pp_exact_alloc(size_t npages, unsigned align_order, unsigned flags)
 	if (!p)
 		return NULL;
 	store_relaxed(&pp_desc_of(p)->span, (uint16_t)npages);
+	pp_track_out(p, npages << pp_g.page_shift);
 	if (flags & PP_ZERO)
 		__builtin_memset(p, 0, npages << pp_g.page_shift);
 	return p;
@@ -245,6 +246,7 @@ static void free_run(void *p, size_t n)
 {
 	size_t idx = pp_index(p);
 
+	pp_track_in(p, n << pp_g.page_shift);
 	store_relaxed(&pp_g.desc[idx].span, 0);
 	free_pieces(n, idx, idx + n);
 }
@@ -298,6 +300,7 @@ void pp_exact_shrink(const char *fn, void *p, size_t npages)
 	mark_range(idx + npages, idx + n);
 	mark_range(idx, idx + npages);
 	store_relaxed(&pp_g.desc[idx].span, (uint16_t)npages);
+	pp_track_resize(p, n << pp_g.page_shift, npages << pp_g.page_shift);
 	free_pieces(n, idx + npages, idx + n);
 }
 
@@ -334,8 +337,10 @@ bool pp_exact_grow(const char *fn, void *p, size_t npages)
 		ok = true;
 	}
 	pp_unlock();
-	if (ok)
+	if (ok) {
 		pp_account(pp_own_cache(), npages - n);
+		pp_track_resize(p, n << pp_g.page_shift, npages << pp_g.page_shift);
+	}
 	pp_leave();
 	return ok;
 }

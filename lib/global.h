@@ -151,6 +151,7 @@ struct pp_global {
 	size_t trimming;		/* free pages off the lists being released (trim.c) */
 	size_t last_trim_ms;		/* when the automatic trim last ran (trim.c) */
 	size_t misses, refills, drains, trylock_fails, pending_frees;
+	size_t quarantined;		/* freed pages held back, tracking mode (track.c) */
 
 	/* Other threads' caches given back (reclaim.c); under the lock. */
 	bool membarrier;		/* registered: reclaim is possible */

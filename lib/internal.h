@@ -24,6 +24,7 @@
 #include "desc.h"
 #include "global.h"
 #include "hot.h"
+#include "track.h"
 
 struct timespec;
 

@@ -232,17 +232,19 @@ int pp_os_lock(void *addr, size_t size)
  * no page fault: MADV_POPULATE_WRITE (Linux 5.14), else a write to each
  * page (of its own value: nothing is written that was not there).
  */
-void pp_os_populate(void *addr, size_t size)
+PP_TRACK_UNCHECKED void pp_os_populate(void *addr, size_t size)
 {
 #ifdef MADV_POPULATE_WRITE
 	if (!fault(PP_OS_POPULATE) && madvise(addr, size, MADV_POPULATE_WRITE) == 0)
 		return;
 #endif
+	pp_track_quiet(true);	/* free pages: no access for the user (track.h) */
 	for (size_t off = 0; off < size; off += pp_g.page_size) {
 		volatile char *c = (volatile char *)addr + off;
 
 		*c = *c;
 	}
+	pp_track_quiet(false);
 }
 
 /*

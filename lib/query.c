@@ -29,8 +29,8 @@ PP_API int pp_block_order(const void *addr)
 {
 	const struct pp_desc *d = pp_arena_has(addr) ? pp_desc_at(addr) : NULL;
 
-	if (!d || pp_state(d) != PP_PG_USED)
-		goto bad;
+	if (!d || pp_state(d) != PP_PG_USED || load_relaxed(&d->prev) == PP_QUARANTINED)
+		goto bad;			/* quarantined: freed (track.c) */
 	return load_relaxed(&d->order);
 bad:
 	errno = EINVAL;

@@ -66,6 +66,7 @@ static inline void *res_take(struct pp_reserve *r, unsigned zero)
 	store_relaxed(&pp_g.desc[idx].prev, PP_NIL);
 	pp_reserved_move(-1);
 	p = pp_addr(idx);
+	pp_track_out(p, pp_g.page_size);
 	if (zero)
 		memset(p, 0, pp_g.page_size);
 	return p;
@@ -76,6 +77,7 @@ static void res_release(size_t idx)
 {
 	store_relaxed(&pp_g.desc[idx].prev, PP_NIL);
 	pp_reserved_move(-1);
+	pp_track_out(pp_addr(idx), pp_g.page_size);	/* as if the user freed it */
 	pp_free_page(pp_addr(idx));
 }
 
@@ -91,7 +93,8 @@ static PP_NORETURN void res_die(const char *fn, const void *r, const void *page,
 	pp_os_abort();
 }
 
-static inline void res_check(const char *fn, const struct pp_reserve *r)
+/* Unchecked: it reads a destroyed reserve's freed page to say so (track.h). */
+static inline PP_TRACK_UNCHECKED void res_check(const char *fn, const struct pp_reserve *r)
 {
 	if (unlikely(load_relaxed(&r->magic) != RES_MAGIC))
 		res_die(fn, r, NULL, "not a reserve (destroyed, or not from pp_reserve_create())");
@@ -163,6 +166,7 @@ static bool chain_fill(struct pp_reserve *r, uint32_t s)
 
 		if (!p)
 			return false;
+		pp_track_in(p, pp_g.page_size);		/* held: no access */
 		store_relaxed(&pp_desc_of(p)->prev, PP_RESERVED);
 		store_relaxed(&slot_at(r, s)->page, (uint32_t)pp_index(p));
 	}
@@ -180,6 +184,7 @@ static void chain_unwind(struct pp_reserve *r, uint32_t chain, uint64_t *head)
 		chain = load_relaxed(&slot_at(r, s)->next);
 		if (idx != PP_NIL) {
 			store_relaxed(&pp_g.desc[idx].prev, PP_NIL);
+			pp_track_out(pp_addr(idx), pp_g.page_size);	/* as if the user freed it */
 			pp_free_page(pp_addr(idx));
 			store_relaxed(&slot_at(r, s)->page, PP_NIL);	/* empty */
 		}
@@ -417,6 +422,7 @@ PP_API void pp_reserve_free(struct pp_reserve *r, void *page)
 		pp_free_page(page);
 		return;
 	}
+	pp_track_in(page, pp_g.page_size);		/* held: no access */
 	store_relaxed(&slot_at(r, s)->page, (uint32_t)pp_index(page));
 	pp_reserved_move(1);
 	stack_push(r, &r->full, s);

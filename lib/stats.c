@@ -36,9 +36,9 @@ static void collect_locked(struct pp_stats *s)
 		hits += pp_tcache_hits(tc);
 	}
 	s->committed = pp_g.committed;
-	s->in_use = out;
+	s->in_use = out - EV(quarantined);	/* freed, in the quarantine (track.c) */
 	s->cached = cached + pp_g.cache_meta;
-	s->free = pp_g.free_pages + EV(pending_pages) + EV(trimming);
+	s->free = pp_g.free_pages + EV(pending_pages) + EV(trimming) + EV(quarantined);
 	s->reserved = EV(reserved);
 	s->cache_meta = pp_g.cache_meta;
 	s->pending = EV(pending_pages);

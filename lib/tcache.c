@@ -150,6 +150,7 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 		return NULL;
 	pp_set_state(pp_desc_of(tc), PP_PG_META);
 	pp_g.cache_meta += (size_t)1 << order;
+	pp_track_show(tc, pp_g.page_size << order);	/* the pool's own, not a block */
 
 	memset(tc, 0, sizeof(*tc));
 	slot = (void **)(tc + 1);
@@ -371,14 +372,17 @@ void *pp_tcache_alloc_reclaim_locked(struct pp_tcache *tc, unsigned order,
 /* Return everything @tc holds, and its storage; unregister it. */
 void pp_tcache_release_locked(struct pp_tcache *tc)
 {
+	unsigned order = tc->storage_order;
+
 	pp_reclaim_flush_locked(tc, false);
 	pp_event(cache_marks, -marks_pages(tc->high));
 	cds_list_del(&tc->link);
 	pp_g.nthreads--;
 	pp_g.retired_hits += pp_tcache_hits(tc);
 	pp_event(stray_pages_out, load_relaxed(&tc->pages_out));
-	pp_g.cache_meta -= (size_t)1 << tc->storage_order;
-	pp_buddy_free_locked(pp_index(tc), tc->storage_order);
+	pp_g.cache_meta -= (size_t)1 << order;
+	pp_track_hide(tc, pp_g.page_size << order);	/* free again */
+	pp_buddy_free_locked(pp_index(tc), order);
 }
 
 /* Detach and release this thread's cache; caller is not re-entrant. */

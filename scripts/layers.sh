@@ -18,7 +18,7 @@
 
 # The order, bottom first.  A new file must be placed here.
 LAYERS="os error options arena buddy lock reclaim trim tcache stats reserve-fork
-fork init alloc bulk prefill exact reserve query"
+fork init alloc bulk prefill exact track reserve query"
 
 # Justified upward edges, "from:to", each with a comment at the call.
 #   alloc:exact - a free whose descriptor carries a run's span (the preload

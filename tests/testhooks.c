@@ -61,8 +61,11 @@ void pp_test_audit(struct pp_audit *a)
 		case PP_PG_CACHED:
 			a->cached += pages;
 			break;
-		case PP_PG_USED:
-			a->used += pages;
+		case PP_PG_USED:	/* a quarantined block is free (track.c) */
+			if (load_relaxed(&d->prev) == PP_QUARANTINED)
+				a->pending += pages;
+			else
+				a->used += pages;
 			break;
 		case PP_PG_PENDING:
 			a->pending += pages;

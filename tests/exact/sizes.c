@@ -226,10 +226,13 @@ START_TEST(test_zero_dirty)
 				      "is %#llx, not zero", where, bad, bad * 8 / ps(),
 				      dirty[idx + bad * 8 / ps()] ? "dirtied before" : "never dirtied",
 				      (unsigned long long)((uint64_t *)p)[bad]);
-			/* PP_ZERO zeroes the run only: the page behind it stays as it was. */
+			/* PP_ZERO zeroes the run only: the page behind it stays as it was
+			 * (free: an ASan build poisons it, lib/track.h). */
+#ifndef __SANITIZE_ADDRESS__
 			if (n < ((size_t)1 << (a > ilog2_up(n) ? a : ilog2_up(n))) && dirty[idx + n])
 				ck_assert_msg(nonzero_word(p + n * ps(), ps()) != SIZE_MAX,
 					      "%s: the page behind the run was zeroed too", where);
+#endif
 			ck_assert_uint_eq(pp_exact_pages("test_zero", p), n);
 			seen += n;
 			seen_dirty += ndirty;
