@@ -75,7 +75,7 @@ static size_t mark_kept(struct pp_tcache *tc)
 static void repair_locked(void)
 {
 	struct pp_tcache *tc = pp_tls.tc;
-	size_t idx, step, used = 0;
+	size_t idx, step, used = 0, quarantined = 0;
 
 	pp_tcache_forget_others();
 	pp_g.trimming = 0;		/* a lost thread's trim: its blocks go back below */
@@ -95,14 +95,23 @@ static void repair_locked(void)
 		step = s == PP_PG_NONE ? 1 : (size_t)1 << order;
 		if (s & MARK_KEEP)
 			pp_set_state(d, s & ~MARK_KEEP);
-		else if (s == PP_PG_USED)
+		else if (s == PP_PG_USED) {
 			used += (size_t)1 << order;
+			if (load_relaxed(&d->prev) == PP_QUARANTINED)
+				quarantined += (size_t)1 << order;
+		}
 		else if (s == PP_PG_CACHED || s == PP_PG_PENDING || s == PP_PG_META ||
 			 s == PP_PG_TRIM)
 			pp_buddy_free_locked(idx, order);	/* a lost thread's */
 	}
 	/* Reserves' pages are USED blocks too, counted apart (reserve.c). */
 	pp_g.stray_pages_out = used - (tc ? tc->pages_out : 0) - pp_g.reserved;
+	/*
+	 * Quarantined blocks (track.c) are USED blocks counted free, by their
+	 * mark: counted afresh too, since a thread the fork cut between a
+	 * block's mark and the count left them apart.
+	 */
+	pp_g.quarantined = quarantined;
 }
 
 /*

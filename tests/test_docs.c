@@ -11,7 +11,6 @@
  * PP_TOP_BUILDDIR (both set by the Makefile), so the test also holds in a
  * distcheck build directory.
  */
-#include <ctype.h>
 
 #include "testutil.h"
 
@@ -63,16 +62,13 @@ static char *slurp(const char *rel)
 /* Does @word occur in [@from, @to) as a whole word (letters, digits, _)? */
 static bool names_word(const char *from, const char *to, const char *word)
 {
-	size_t n = strlen(word);
+	char *text = strndup(from, (size_t)(to - from));
+	bool found;
 
-	for (const char *p = from; p + n <= to; p++) {
-		bool before = p == from || (!isalnum((unsigned char)p[-1]) && p[-1] != '_');
-		bool after = p + n == to || (!isalnum((unsigned char)p[n]) && p[n] != '_');
-
-		if (before && after && !strncmp(p, word, n))
-			return true;
-	}
-	return false;
+	ck_assert_ptr_nonnull(text);
+	found = has_word(text, word);	/* checkutil.h */
+	free(text);
+	return found;
 }
 
 START_TEST(test_keys_in_header)
