@@ -432,6 +432,13 @@ plot_threads() {
 		P[b, n[b]] = num(f("pages_per_s")); P[b, n[b]] = P[b, n[b]] == "?" ? "?" : P[b, n[b]] / 1e6
 		if (!(t in st)) { st[t] = 1; tl[++nt] = t + 0 }
 	}
+	# One line per backend of column @col of the data against the threads.
+	function plot_column(col,   i, line) {
+		line = ""
+		for (i = 1; i <= nb; i++)
+			line = line (i > 1 ? ", " : "plot ") sprintf("\047%s\047 index %d using 1:%d with linespoints lw 2 pt 7 lc rgb \"%s\" title \"%s\"", data, i - 1, col, c[i], bl[i])
+		print line
+	}
 	END {
 		if (!nb) exit 1
 		split("pagepool #5aae61 jemalloc #e08214 glibc #8c8c8c mimalloc #2166ac tcmalloc #b2182b", cl, " ")
@@ -459,18 +466,12 @@ plot_threads() {
 		print "set title \"resident memory after sleeping past reclaim_ms + one allocation (MiB; lower is better)\""
 		print "set logscale y"
 		print "set ylabel \"VmRSS MiB (log)\""
-		line = ""
-		for (i = 1; i <= nb; i++)
-			line = line (i > 1 ? ", " : "plot ") sprintf("\047%s\047 index %d using 1:2 with linespoints lw 2 pt 7 lc rgb \"%s\" title \"%s\"", data, i - 1, c[i], bl[i])
-		print line
+		plot_column(2)
 		print "set title \"pages per second over the bursts (M; higher is better)\""
 		print "unset logscale y"
 		print "set yrange [0:*]"
 		print "set ylabel \"M pages/s\""
-		line = ""
-		for (i = 1; i <= nb; i++)
-			line = line (i > 1 ? ", " : "plot ") sprintf("\047%s\047 index %d using 1:4 with linespoints lw 2 pt 7 lc rgb \"%s\" title \"%s\"", data, i - 1, c[i], bl[i])
-		print line
+		plot_column(4)
 		print "unset multiplot"
 	}' "$threads" >"$tmp/th.gp" || {
 		echo "plot.sh: $threads has no usable rows: bench-threads.png skipped" >&2

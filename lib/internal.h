@@ -144,6 +144,7 @@ PP_HIDDEN void pp_trim_auto(void);
 /* ---- tcache.c: the per-thread caches -------------------------------- */
 PP_HIDDEN void pp_tcache_init_bound(void);		/* cache_max=, at start-up */
 PP_HIDDEN size_t pp_tcache_marks_pages(const struct pp_tcache *tc);
+PP_HIDDEN size_t pp_tcache_high_max(void);
 PP_HIDDEN uint32_t pp_tcache_capacity(unsigned order);
 PP_HIDDEN struct pp_tcache *pp_tcache_get_locked(unsigned flags);
 PP_HIDDEN void *pp_tcache_refill_slow(struct pp_tcache *tc, unsigned order,

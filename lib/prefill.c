@@ -140,11 +140,9 @@ PP_API int pp_thread_prefill(unsigned order, size_t n, unsigned flags)
 		owed = pp_tcache_owed(tc, order);
 	cap = pp_tcache_capacity(order);
 	if (n > (size_t)(cap - owed)) {
-		size_t hm = pp_g.opt.high_max > pp_g.opt.high ? pp_g.opt.high_max : pp_g.opt.high;
-
 		pp_msg("pp_thread_prefill: n=%zu blocks of order %u is more than this thread's "
 		       "cache can hold: %u (high_max=%zu pages of order 0%s)%s", n, order,
-		       cap - owed, hm, order ? ", a quarter per order above" : "",
+		       cap - owed, pp_tcache_high_max(), order ? ", a quarter per order above" : "",
 		       owed ? " beyond what an earlier prefill still guarantees" : "");
 		ret = fail(EINVAL);
 		goto out;

@@ -65,16 +65,21 @@ size_t pp_tcache_marks_pages(const struct pp_tcache *tc)
 }
 
 /*
+ * pp_tcache_high_max() - the most a mark grows to, in order-0 pages:
+ * high_max, or high when high_max <= high (a fixed mark).
+ */
+size_t pp_tcache_high_max(void)
+{
+	return pp_g.opt.high_max < pp_g.opt.high ? pp_g.opt.high : pp_g.opt.high_max;
+}
+
+/*
  * pp_tcache_capacity() - blocks of @order a cache can hold at most: its
- * storage, made for high_max (or high, when high_max <= high).
+ * storage, made for pp_tcache_high_max().
  */
 uint32_t pp_tcache_capacity(unsigned order)
 {
-	size_t high_max = pp_g.opt.high_max;
-
-	if (high_max < pp_g.opt.high)
-		high_max = pp_g.opt.high;
-	return (uint32_t)mark(high_max, order);
+	return (uint32_t)mark(pp_tcache_high_max(), order);
 }
 
 /*
@@ -109,16 +114,14 @@ static void unguard_locked(struct pp_tcache *tc)
  */
 void pp_tcache_init_bound(void)
 {
-	size_t high_max = pp_g.opt.high_max, one = 0;
+	size_t one = 0;
 
 	if (pp_g.opt.cache_max) {
 		pp_g.cache_max_pages = pp_g.opt.cache_max >> pp_g.page_shift;
 		return;
 	}
-	if (high_max < pp_g.opt.high)
-		high_max = pp_g.opt.high;
 	for (unsigned k = 0; k < PP_CACHE_ORDERS; k++)
-		one += mark(high_max, k) << k;
+		one += (size_t)pp_tcache_capacity(k) << k;
 	pp_g.cache_max_pages = pp_os_ncpus() * one;
 }
 
@@ -131,7 +134,7 @@ void pp_tcache_init_bound(void)
 struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 {
 	struct pp_tcache *tc = pp_tls.tc;
-	size_t size = sizeof(*tc), high_max = pp_g.opt.high_max;
+	size_t size = sizeof(*tc);
 	unsigned order = 0, k;
 	void **slot;
 
@@ -139,10 +142,8 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 		return tc;
 	if ((flags & (PP_TRY | PP_NOWAIT)) && (unsigned)pp_g.key >= PP_KEY_STATIC_LIMIT)
 		return NULL;
-	if (high_max < pp_g.opt.high)
-		high_max = pp_g.opt.high;	/* high_max <= high: a fixed mark */
 	for (k = 0; k < PP_CACHE_ORDERS; k++)
-		size += mark(high_max, k) * sizeof(void *);
+		size += pp_tcache_capacity(k) * sizeof(void *);
 	while ((pp_g.page_size << order) < size)
 		order++;
 	tc = pp_buddy_alloc_locked(order, flags);
@@ -158,7 +159,7 @@ struct pp_tcache *pp_tcache_get_locked(unsigned flags)
 		size_t batch = pp_g.opt.batch >> (2 * k), high = mark(pp_g.opt.high, k);
 
 		tc->high[k] = tc->high_min[k] = (uint32_t)high;
-		tc->high_max[k] = (uint32_t)mark(high_max, k);
+		tc->high_max[k] = pp_tcache_capacity(k);
 		tc->batch[k] = (uint32_t)(batch < 1 ? 1 : batch > high ? high : batch);
 		tc->stack[k] = slot;
 		slot += tc->high_max[k];
